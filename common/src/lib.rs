@@ -1,0 +1,17 @@
+//! What both binaries (`server` and `worker`) need, shared at compile time rather than copied.
+//!
+//! - [`keys`]: the one place that names every Redis key, stream and consumer group.
+//! - [`protocol`]: the WebSocket wire types of PROTOCOL.md (`ClientMsg`, `ServerMsg`, error codes).
+//! - [`names`]: validation of player names.
+//! - [`session`]: the RedisJSON session document and its atomic updates.
+//! - [`redis`]: connecting to Redis (single or cluster) and checking for RedisJSON.
+//! - [`streams`]: the public streams `message_channel` and `response_channel`.
+//! - [`clock`]: RFC 3339 timestamps as the protocol writes them.
+
+pub mod clock;
+pub mod keys;
+pub mod names;
+pub mod protocol;
+pub mod redis;
+pub mod session;
+pub mod streams;

@@ -1,0 +1,203 @@
+//! The WebSocket wire types of PROTOCOL.md: what clients send ([`ClientMsg`]), what the
+//! server sends ([`ServerMsg`]), the error codes ([`ErrorCode`]) and the chat message object
+//! ([`ChatMessage`]) stored in session histories.
+
+use serde::{Deserialize, Serialize};
+
+/// Who wrote a chat message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Human,
+    Bot,
+}
+
+/// One entry of a session's `messages`, and the frame `/chat` sends for a bot reply.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub id: String,
+    pub source: Source,
+    pub msg: String,
+    pub timestamp: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_reply_to: Option<String>,
+}
+
+/// The session document stored under `session:<token>`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionDoc {
+    pub token: String,
+    pub name: String,
+    pub session_start: String,
+    pub messages: Vec<ChatMessage>,
+}
+
+/// Error codes of PROTOCOL.md, plus `unavailable` for a request that failed because Redis
+/// could not be reached (the client may retry).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadRequest,
+    NotFound,
+    Forbidden,
+    RateLimited,
+    NotYourTurn,
+    CellTaken,
+    GameOver,
+    GameFull,
+    TooLarge,
+    Unavailable,
+}
+
+/// A request from a `/ws` client, without its `ref`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(tag = "type", deny_unknown_fields)]
+pub enum ClientMsg {
+    #[serde(rename = "bot.say")]
+    BotSay { text: String },
+}
+
+/// Every `type` a client may send, so an unknown type is told apart from a malformed one.
+pub const CLIENT_TYPES: &[&str] = &["bot.say"];
+
+/// A `/ws` frame the server sends.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "type")]
+pub enum ServerMsg {
+    #[serde(rename = "hello")]
+    Hello {
+        node: String,
+        name: String,
+        session_start: String,
+    },
+    #[serde(rename = "ack")]
+    Ack {
+        #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+        reference: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+    },
+    #[serde(rename = "error")]
+    Error {
+        #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+        reference: Option<String>,
+        code: ErrorCode,
+        message: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
+    },
+    #[serde(rename = "bot.reply")]
+    BotReply {
+        id: String,
+        msg: String,
+        timestamp: String,
+        in_reply_to: Option<String>,
+    },
+}
+
+impl ServerMsg {
+    /// An `error` frame without `retry_after_ms`.
+    pub fn error(reference: Option<String>, code: ErrorCode, message: impl Into<String>) -> Self {
+        ServerMsg::Error {
+            reference,
+            code,
+            message: message.into(),
+            retry_after_ms: None,
+        }
+    }
+
+    /// The `bot.reply` frame for a bot message.
+    pub fn bot_reply(msg: ChatMessage) -> Self {
+        ServerMsg::BotReply {
+            id: msg.id,
+            msg: msg.msg,
+            timestamp: msg.timestamp,
+            in_reply_to: msg.in_reply_to,
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("server messages always serialize")
+    }
+}
+
+/// A client frame that could not be understood; carries the `ref` when one could be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BadFrame {
+    pub reference: Option<String>,
+    pub message: String,
+}
+
+/// Parses one text frame of `/ws` into its `ref` and request.
+pub fn parse_client(text: &str) -> Result<(Option<String>, ClientMsg), BadFrame> {
+    let bad = |reference: Option<String>, message: String| BadFrame { reference, message };
+    let mut value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| bad(None, format!("invalid JSON: {e}")))?;
+    let obj = value
+        .as_object_mut()
+        .ok_or_else(|| bad(None, "a frame must be a JSON object".into()))?;
+    let reference = match obj.remove("ref") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(s)) => Some(s),
+        Some(_) => return Err(bad(None, "ref must be a string".into())),
+    };
+    let kind = match obj.get("type") {
+        Some(serde_json::Value::String(kind)) => kind.clone(),
+        _ => return Err(bad(reference, "missing string field type".into())),
+    };
+    if !CLIENT_TYPES.contains(&kind.as_str()) {
+        return Err(bad(reference, format!("unknown type {kind:?}")));
+    }
+    match serde_json::from_value(value) {
+        Ok(msg) => Ok((reference, msg)),
+        Err(e) => Err(bad(reference, format!("invalid {kind}: {e}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn parses_bot_say_with_ref() {
+        let (r, msg) = parse_client(r#"{"type":"bot.say","text":"hi","ref":"7"}"#).unwrap();
+        assert_eq!(r.as_deref(), Some("7"));
+        assert_eq!(msg, ClientMsg::BotSay { text: "hi".into() });
+    }
+
+    #[test]
+    fn tells_bad_json_unknown_type_and_bad_fields_apart() {
+        assert!(parse_client("{nope").unwrap_err().message.contains("invalid JSON"));
+        assert!(parse_client("[1]").unwrap_err().message.contains("object"));
+        let unknown = parse_client(r#"{"type":"fly","ref":"a"}"#).unwrap_err();
+        assert!(unknown.message.contains("unknown type"));
+        assert_eq!(unknown.reference.as_deref(), Some("a"));
+        let fields = parse_client(r#"{"type":"bot.say","text":5,"ref":"b"}"#).unwrap_err();
+        assert!(fields.message.contains("invalid bot.say"), "{}", fields.message);
+        assert_eq!(fields.reference.as_deref(), Some("b"));
+        assert!(parse_client(r#"{"type":"bot.say","text":"x","ref":3}"#).is_err());
+    }
+
+    #[test]
+    fn server_messages_match_the_protocol() {
+        let ack = ServerMsg::Ack { reference: Some("r".into()), id: Some("m".into()) };
+        assert_eq!(serde_json::to_value(&ack).unwrap(), json!({"type":"ack","ref":"r","id":"m"}));
+        let err = ServerMsg::error(None, ErrorCode::BadRequest, "no");
+        assert_eq!(
+            serde_json::to_value(&err).unwrap(),
+            json!({"type":"error","code":"bad_request","message":"no"})
+        );
+        let reply = ServerMsg::bot_reply(ChatMessage {
+            id: "b".into(),
+            source: Source::Bot,
+            msg: "hi".into(),
+            timestamp: "t".into(),
+            in_reply_to: Some("h".into()),
+        });
+        assert_eq!(
+            serde_json::to_value(&reply).unwrap(),
+            json!({"type":"bot.reply","id":"b","msg":"hi","timestamp":"t","in_reply_to":"h"})
+        );
+    }
+}

@@ -1,0 +1,33 @@
+-- Puts a bot reply into a session's history right after the human message it answers,
+-- so the history reads human, reply, human, reply however the messages were batched.
+-- KEYS[1] session key; ARGV[1] reply JSON; ARGV[2] id of the human message; ARGV[3] TTL;
+-- ARGV[4] '1' to insert without waiting for earlier messages (they may never be answered).
+-- Returns {'ok'}; {'dup', existing reply JSON} when that message was already answered;
+-- {'wait'} while an earlier human message of this session still has no reply (another
+-- worker holds it), so replies reach the user in the order the messages were sent;
+-- {'gone'} when the session or the message no longer exists.
+local raw = redis.call('JSON.GET', KEYS[1], '$.messages')
+if not raw then
+  return {'gone'}
+end
+local messages = cjson.decode(raw)[1]
+local answered = {}
+for _, m in ipairs(messages) do
+  if m.source == 'bot' and type(m.in_reply_to) == 'string' then
+    answered[m.in_reply_to] = m
+  end
+end
+if answered[ARGV[2]] then
+  return {'dup', cjson.encode(answered[ARGV[2]])}
+end
+for i, m in ipairs(messages) do
+  if m.id == ARGV[2] then
+    redis.call('JSON.ARRINSERT', KEYS[1], '$.messages', i, ARGV[1])
+    redis.call('EXPIRE', KEYS[1], ARGV[3])
+    return {'ok'}
+  end
+  if ARGV[4] ~= '1' and m.source == 'human' and not answered[m.id] then
+    return {'wait'}
+  end
+end
+return {'gone'}

@@ -1,0 +1,168 @@
+//! The session document of one token in RedisJSON (`session:<token>`), and every change to
+//! it: each is one atomic step in Redis (a Lua script over that one key, so it also works
+//! on Redis Cluster) that also extends the TTL.
+
+use fred::{prelude::*, types::scripts::Script};
+use serde::Deserialize;
+
+use crate::{
+    clock, keys,
+    protocol::{ChatMessage, SessionDoc, Source},
+};
+
+/// Why a session operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("redis: {0}")]
+    Redis(#[from] fred::error::Error),
+    #[error("corrupt session document: {0}")]
+    Corrupt(#[from] serde_json::Error),
+}
+
+/// What became of a bot reply handed to [`Sessions::insert_reply`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplyOutcome {
+    /// Stored right after the message it answers.
+    Stored,
+    /// That message already had this reply (a redelivered stream entry).
+    Duplicate(ChatMessage),
+    /// An earlier message of the session is still unanswered; try again shortly.
+    Wait,
+    /// The session or the message is gone (expired).
+    Gone,
+}
+
+/// Name and start time of a session: what a socket needs to say `hello`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    pub name: String,
+    pub session_start: String,
+}
+
+/// Session storage on one Redis client, with the configured TTL.
+#[derive(Clone)]
+pub struct Sessions {
+    client: Client,
+    ttl_secs: u64,
+    create: Script,
+    touch: Script,
+    append: Script,
+    reply: Script,
+}
+
+impl Sessions {
+    pub fn new(client: Client, ttl_secs: u64) -> Self {
+        Sessions {
+            client,
+            ttl_secs,
+            create: Script::from_lua(include_str!("scripts/create_session.lua")),
+            touch: Script::from_lua(include_str!("scripts/touch_session.lua")),
+            append: Script::from_lua(include_str!("scripts/append_human.lua")),
+            reply: Script::from_lua(include_str!("scripts/insert_reply.lua")),
+        }
+    }
+
+    /// Creates a session with a new uuid v4 token.
+    pub async fn create(&self, name: &str) -> Result<SessionDoc, StoreError> {
+        let doc = SessionDoc {
+            token: uuid::Uuid::new_v4().to_string(),
+            name: name.to_string(),
+            session_start: clock::now_rfc3339(),
+            messages: Vec::new(),
+        };
+        let json = serde_json::to_string(&doc)?;
+        let _created: i64 = self
+            .create
+            .evalsha_with_reload(&self.client, vec![keys::session(&doc.token)], vec![json, self.ttl_secs.to_string()])
+            .await?;
+        Ok(doc)
+    }
+
+    /// The whole document, with its TTL extended; `None` when unknown or expired.
+    pub async fn touch(&self, token: &str) -> Result<Option<SessionDoc>, StoreError> {
+        let raw: Option<String> = self
+            .touch
+            .evalsha_with_reload(&self.client, vec![keys::session(token)], vec![self.ttl_secs.to_string()])
+            .await?;
+        let Some(raw) = raw else { return Ok(None) };
+        let mut docs: Vec<SessionDoc> = serde_json::from_str(&raw)?;
+        Ok(docs.pop())
+    }
+
+    /// Name and start time; `None` when unknown or expired.
+    pub async fn profile(&self, token: &str) -> Result<Option<Profile>, StoreError> {
+        #[derive(Deserialize)]
+        struct Paths {
+            #[serde(rename = "$.name")]
+            name: Vec<String>,
+            #[serde(rename = "$.session_start")]
+            session_start: Vec<String>,
+        }
+        let raw: Option<String> = self
+            .client
+            .json_get(keys::session(token), None::<String>, None::<String>, None::<String>, vec![
+                "$.name",
+                "$.session_start",
+            ])
+            .await?;
+        let Some(raw) = raw else { return Ok(None) };
+        let mut paths: Paths = serde_json::from_str(&raw)?;
+        match (paths.name.pop(), paths.session_start.pop()) {
+            (Some(name), Some(session_start)) => Ok(Some(Profile { name, session_start })),
+            _ => Ok(None),
+        }
+    }
+
+    /// The last `n` messages of the history, oldest first.
+    pub async fn recent(&self, token: &str, n: usize) -> Result<Vec<ChatMessage>, StoreError> {
+        let path = format!("$.messages[-{n}:]");
+        let raw: Option<String> = self
+            .client
+            .json_get(keys::session(token), None::<String>, None::<String>, None::<String>, path)
+            .await?;
+        match raw {
+            Some(raw) => Ok(serde_json::from_str(&raw)?),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// A new human message, not yet stored.
+    pub fn human_message(text: &str) -> ChatMessage {
+        ChatMessage {
+            id: uuid::Uuid::new_v4().to_string(),
+            source: Source::Human,
+            msg: text.to_string(),
+            timestamp: clock::now_rfc3339(),
+            in_reply_to: None,
+        }
+    }
+
+    /// Appends a human message to the history; `false` when the session is gone.
+    pub async fn append_human(&self, token: &str, msg: &ChatMessage) -> Result<bool, StoreError> {
+        let json = serde_json::to_string(msg)?;
+        let stored: i64 = self
+            .append
+            .evalsha_with_reload(&self.client, vec![keys::session(token)], vec![json, self.ttl_secs.to_string()])
+            .await?;
+        Ok(stored == 1)
+    }
+
+    /// Stores a bot reply right after the message it answers (see `insert_reply.lua`).
+    /// With `force`, it does not wait for earlier messages to be answered first.
+    pub async fn insert_reply(&self, token: &str, reply: &ChatMessage, force: bool) -> Result<ReplyOutcome, StoreError> {
+        let in_reply_to = reply.in_reply_to.clone().unwrap_or_default();
+        let args = vec![
+            serde_json::to_string(reply)?,
+            in_reply_to,
+            self.ttl_secs.to_string(),
+            if force { "1" } else { "0" }.to_string(),
+        ];
+        let answer: Vec<String> = self.reply.evalsha_with_reload(&self.client, vec![keys::session(token)], args).await?;
+        Ok(match answer.first().map(String::as_str) {
+            Some("ok") => ReplyOutcome::Stored,
+            Some("dup") => ReplyOutcome::Duplicate(serde_json::from_str(answer.get(1).map_or("", String::as_str))?),
+            Some("wait") => ReplyOutcome::Wait,
+            _ => ReplyOutcome::Gone,
+        })
+    }
+}

@@ -1,0 +1,111 @@
+//! The two public streams: `message_channel` (human messages, read by the workers through
+//! the consumer group `workers`) and `response_channel` (bot replies, read by every server
+//! node). Field names are part of PROTOCOL.md.
+
+use std::collections::HashMap;
+
+use fred::{prelude::*, types::streams::XCap};
+
+use crate::{
+    keys,
+    protocol::{ChatMessage, Source},
+};
+
+/// An entry of `message_channel`: one human message of one token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HumanEntry {
+    pub stream_id: String,
+    pub token: String,
+    pub message: ChatMessage,
+}
+
+/// An entry of `response_channel`: one bot reply to one token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyEntry {
+    pub stream_id: String,
+    pub token: String,
+    pub message: ChatMessage,
+}
+
+fn cap() -> XCap {
+    ("MAXLEN", "~", keys::CHANNEL_MAXLEN).try_into().expect("a valid MAXLEN cap")
+}
+
+/// Creates the consumer group `workers` (and the stream) unless it exists. It starts at
+/// the stream's beginning, so messages sent before any worker ran are still answered.
+pub async fn ensure_worker_group(client: &Client) -> Result<(), Error> {
+    let created: Result<(), Error> = client.xgroup_create(keys::MESSAGE_CHANNEL, keys::WORKER_GROUP, "0", true).await;
+    match created {
+        Err(e) if !e.details().contains("BUSYGROUP") => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Adds a human message to `message_channel`; returns the stream ID.
+pub async fn add_human(client: &Client, token: &str, msg: &ChatMessage) -> Result<String, Error> {
+    client
+        .xadd(keys::MESSAGE_CHANNEL, false, cap(), "*", vec![
+            ("token", token),
+            ("id", msg.id.as_str()),
+            ("msg", msg.msg.as_str()),
+            ("ts", msg.timestamp.as_str()),
+        ])
+        .await
+}
+
+/// Adds a bot reply to `response_channel`; returns the stream ID.
+pub async fn add_reply(client: &Client, token: &str, msg: &ChatMessage) -> Result<String, Error> {
+    client
+        .xadd(keys::RESPONSE_CHANNEL, false, cap(), "*", vec![
+            ("token", token),
+            ("id", msg.id.as_str()),
+            ("msg", msg.msg.as_str()),
+            ("ts", msg.timestamp.as_str()),
+            ("in_reply_to", msg.in_reply_to.as_deref().unwrap_or("")),
+        ])
+        .await
+}
+
+/// The ID of the newest entry of `stream`, or `0-0` when it is empty: where a reader that
+/// wants only what comes next starts.
+pub async fn last_id(client: &Client, stream: &str) -> Result<String, Error> {
+    let newest: Vec<(String, HashMap<String, String>)> = client.xrevrange(stream, "+", "-", Some(1)).await?;
+    Ok(newest.into_iter().next().map_or_else(|| "0-0".to_string(), |(id, _)| id))
+}
+
+fn field(fields: &mut HashMap<String, String>, name: &str) -> String {
+    fields.remove(name).unwrap_or_default()
+}
+
+impl HumanEntry {
+    pub fn from_fields(stream_id: String, mut fields: HashMap<String, String>) -> Self {
+        HumanEntry {
+            stream_id,
+            token: field(&mut fields, "token"),
+            message: ChatMessage {
+                id: field(&mut fields, "id"),
+                source: Source::Human,
+                msg: field(&mut fields, "msg"),
+                timestamp: field(&mut fields, "ts"),
+                in_reply_to: None,
+            },
+        }
+    }
+}
+
+impl ReplyEntry {
+    pub fn from_fields(stream_id: String, mut fields: HashMap<String, String>) -> Self {
+        let in_reply_to = field(&mut fields, "in_reply_to");
+        ReplyEntry {
+            stream_id,
+            token: field(&mut fields, "token"),
+            message: ChatMessage {
+                id: field(&mut fields, "id"),
+                source: Source::Bot,
+                msg: field(&mut fields, "msg"),
+                timestamp: field(&mut fields, "ts"),
+                in_reply_to: (!in_reply_to.is_empty()).then_some(in_reply_to),
+            },
+        }
+    }
+}
