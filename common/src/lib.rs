@@ -6,10 +6,12 @@
 //! - [`session`]: the RedisJSON session document and its atomic updates.
 //! - [`redis`]: connecting to Redis (single or cluster) and checking for RedisJSON.
 //! - [`streams`]: the public streams `message_channel` and `response_channel`.
+//! - [`lifecycle`]: logging set-up and the shutdown signal.
 //! - [`clock`]: RFC 3339 timestamps as the protocol writes them.
 
 pub mod clock;
 pub mod keys;
+pub mod lifecycle;
 pub mod names;
 pub mod protocol;
 pub mod redis;

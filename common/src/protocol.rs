@@ -154,6 +154,24 @@ pub fn parse_client(text: &str) -> Result<(Option<String>, ClientMsg), BadFrame>
     }
 }
 
+/// WebSocket close codes the server uses, and what each means to a client.
+pub mod close {
+    /// Normal close.
+    pub const NORMAL: u16 = 1000;
+    /// The node is shutting down: reconnect (through the load balancer) to another node.
+    pub const GOING_AWAY: u16 = 1001;
+    /// Missing, unknown or expired token: get a new one with `POST /token`.
+    pub const POLICY: u16 = 1008;
+    /// A frame too large to read at all.
+    pub const TOO_BIG: u16 = 1009;
+    /// The node could not reach Redis to check the token: retry shortly.
+    pub const UNAVAILABLE: u16 = 1011;
+    /// Nothing received for 60 seconds (not even a pong).
+    pub const IDLE: u16 = 4000;
+    /// The client did not read its messages fast enough and its outbound queue filled up.
+    pub const SLOW: u16 = 4008;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,21 +186,34 @@ mod tests {
 
     #[test]
     fn tells_bad_json_unknown_type_and_bad_fields_apart() {
-        assert!(parse_client("{nope").unwrap_err().message.contains("invalid JSON"));
+        assert!(parse_client("{nope")
+            .unwrap_err()
+            .message
+            .contains("invalid JSON"));
         assert!(parse_client("[1]").unwrap_err().message.contains("object"));
         let unknown = parse_client(r#"{"type":"fly","ref":"a"}"#).unwrap_err();
         assert!(unknown.message.contains("unknown type"));
         assert_eq!(unknown.reference.as_deref(), Some("a"));
         let fields = parse_client(r#"{"type":"bot.say","text":5,"ref":"b"}"#).unwrap_err();
-        assert!(fields.message.contains("invalid bot.say"), "{}", fields.message);
+        assert!(
+            fields.message.contains("invalid bot.say"),
+            "{}",
+            fields.message
+        );
         assert_eq!(fields.reference.as_deref(), Some("b"));
         assert!(parse_client(r#"{"type":"bot.say","text":"x","ref":3}"#).is_err());
     }
 
     #[test]
     fn server_messages_match_the_protocol() {
-        let ack = ServerMsg::Ack { reference: Some("r".into()), id: Some("m".into()) };
-        assert_eq!(serde_json::to_value(&ack).unwrap(), json!({"type":"ack","ref":"r","id":"m"}));
+        let ack = ServerMsg::Ack {
+            reference: Some("r".into()),
+            id: Some("m".into()),
+        };
+        assert_eq!(
+            serde_json::to_value(&ack).unwrap(),
+            json!({"type":"ack","ref":"r","id":"m"})
+        );
         let err = ServerMsg::error(None, ErrorCode::BadRequest, "no");
         assert_eq!(
             serde_json::to_value(&err).unwrap(),

@@ -13,6 +13,10 @@ use fred::prelude::*;
 /// before the caller gets an error it can report.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// Longest `BLOCK` a blocking reader may use, plus room for the answer: past this the
+/// connection counts as dead and is replaced.
+pub const BLOCKING_TIMEOUT: Duration = Duration::from_secs(8);
+
 /// How long start-up waits for the first connection.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -27,8 +31,8 @@ pub enum ConnectError {
     NoRedisJson { url: String },
 }
 
-/// What a client is used for: blocking readers (XREAD/XREADGROUP with BLOCK) get no
-/// command timeout from fred, and bound each call themselves.
+/// What a client is used for: blocking readers (XREAD/XREADGROUP with BLOCK) get a
+/// connection of their own and a longer command timeout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
     Commands,
@@ -87,15 +91,17 @@ pub fn builder(url: &str, role: Role) -> Result<Builder, ConnectError> {
             c.connection_timeout = CONNECT_TIMEOUT;
             c.internal_command_timeout = COMMAND_TIMEOUT;
             c.max_command_attempts = 3;
-            if role == Role::Commands {
-                c.unresponsive.max_timeout = Some(COMMAND_TIMEOUT);
-                c.unresponsive.interval = Duration::from_millis(500);
-            }
+            c.unresponsive.max_timeout = Some(match role {
+                Role::Commands => COMMAND_TIMEOUT,
+                Role::Blocking => BLOCKING_TIMEOUT,
+            });
+            c.unresponsive.interval = Duration::from_millis(500);
         })
         .with_performance_config(|p| {
-            if role == Role::Commands {
-                p.default_command_timeout = COMMAND_TIMEOUT;
-            }
+            p.default_command_timeout = match role {
+                Role::Commands => COMMAND_TIMEOUT,
+                Role::Blocking => BLOCKING_TIMEOUT,
+            };
         });
     Ok(builder)
 }
@@ -103,27 +109,37 @@ pub fn builder(url: &str, role: Role) -> Result<Builder, ConnectError> {
 /// Connects to `url`, waits for the first connection and checks that RedisJSON is loaded.
 /// The returned client reconnects by itself for the rest of the program's life.
 pub async fn connect(url: &str, role: Role) -> Result<Client, ConnectError> {
-    let client = builder(url, role)?
-        .build()
-        .map_err(|e| ConnectError::Url { url: redacted(url), reason: e.details().to_string() })?;
-    let unreachable = |reason: String| ConnectError::Unreachable { url: redacted(url), reason };
+    let client = builder(url, role)?.build().map_err(|e| ConnectError::Url {
+        url: redacted(url),
+        reason: e.details().to_string(),
+    })?;
+    let unreachable = |reason: String| ConnectError::Unreachable {
+        url: redacted(url),
+        reason,
+    };
     match tokio::time::timeout(CONNECT_TIMEOUT, client.init()).await {
         Ok(Ok(_task)) => {}
         Ok(Err(e)) => return Err(unreachable(e.details().to_string())),
         Err(_) => {
             let _ = client.quit().await;
-            return Err(unreachable(format!("no connection within {CONNECT_TIMEOUT:?}")));
+            return Err(unreachable(format!(
+                "no connection within {CONNECT_TIMEOUT:?}"
+            )));
         }
     }
     // JSON.TYPE of a missing key answers nil with RedisJSON and "unknown command" without.
-    let probe: Result<Value, Error> = client.json_type(crate::keys::session("probe"), None::<String>).await;
+    let probe: Result<Value, Error> = client
+        .json_type(crate::keys::session("probe"), None::<String>)
+        .await;
     if let Err(e) = probe {
         let _ = client.quit().await;
-        return Err(if e.details().to_ascii_lowercase().contains("unknown command") {
-            ConnectError::NoRedisJson { url: redacted(url) }
-        } else {
-            unreachable(e.details().to_string())
-        });
+        return Err(
+            if e.details().to_ascii_lowercase().contains("unknown command") {
+                ConnectError::NoRedisJson { url: redacted(url) }
+            } else {
+                unreachable(e.details().to_string())
+            },
+        );
     }
     Ok(client)
 }
@@ -144,7 +160,10 @@ mod tests {
 
     #[test]
     fn passwords_are_redacted() {
-        assert_eq!(redacted("redis://service:s3cret@h:1"), "redis://service:***@h:1");
+        assert_eq!(
+            redacted("redis://service:s3cret@h:1"),
+            "redis://service:***@h:1"
+        );
         assert_eq!(redacted("redis://h:1"), "redis://h:1");
     }
 }

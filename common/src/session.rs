@@ -73,7 +73,11 @@ impl Sessions {
         let json = serde_json::to_string(&doc)?;
         let _created: i64 = self
             .create
-            .evalsha_with_reload(&self.client, vec![keys::session(&doc.token)], vec![json, self.ttl_secs.to_string()])
+            .evalsha_with_reload(
+                &self.client,
+                vec![keys::session(&doc.token)],
+                vec![json, self.ttl_secs.to_string()],
+            )
             .await?;
         Ok(doc)
     }
@@ -82,7 +86,11 @@ impl Sessions {
     pub async fn touch(&self, token: &str) -> Result<Option<SessionDoc>, StoreError> {
         let raw: Option<String> = self
             .touch
-            .evalsha_with_reload(&self.client, vec![keys::session(token)], vec![self.ttl_secs.to_string()])
+            .evalsha_with_reload(
+                &self.client,
+                vec![keys::session(token)],
+                vec![self.ttl_secs.to_string()],
+            )
             .await?;
         let Some(raw) = raw else { return Ok(None) };
         let mut docs: Vec<SessionDoc> = serde_json::from_str(&raw)?;
@@ -100,15 +108,21 @@ impl Sessions {
         }
         let raw: Option<String> = self
             .client
-            .json_get(keys::session(token), None::<String>, None::<String>, None::<String>, vec![
-                "$.name",
-                "$.session_start",
-            ])
+            .json_get(
+                keys::session(token),
+                None::<String>,
+                None::<String>,
+                None::<String>,
+                vec!["$.name", "$.session_start"],
+            )
             .await?;
         let Some(raw) = raw else { return Ok(None) };
         let mut paths: Paths = serde_json::from_str(&raw)?;
         match (paths.name.pop(), paths.session_start.pop()) {
-            (Some(name), Some(session_start)) => Ok(Some(Profile { name, session_start })),
+            (Some(name), Some(session_start)) => Ok(Some(Profile {
+                name,
+                session_start,
+            })),
             _ => Ok(None),
         }
     }
@@ -118,7 +132,13 @@ impl Sessions {
         let path = format!("$.messages[-{n}:]");
         let raw: Option<String> = self
             .client
-            .json_get(keys::session(token), None::<String>, None::<String>, None::<String>, path)
+            .json_get(
+                keys::session(token),
+                None::<String>,
+                None::<String>,
+                None::<String>,
+                path,
+            )
             .await?;
         match raw {
             Some(raw) => Ok(serde_json::from_str(&raw)?),
@@ -142,14 +162,23 @@ impl Sessions {
         let json = serde_json::to_string(msg)?;
         let stored: i64 = self
             .append
-            .evalsha_with_reload(&self.client, vec![keys::session(token)], vec![json, self.ttl_secs.to_string()])
+            .evalsha_with_reload(
+                &self.client,
+                vec![keys::session(token)],
+                vec![json, self.ttl_secs.to_string()],
+            )
             .await?;
         Ok(stored == 1)
     }
 
     /// Stores a bot reply right after the message it answers (see `insert_reply.lua`).
     /// With `force`, it does not wait for earlier messages to be answered first.
-    pub async fn insert_reply(&self, token: &str, reply: &ChatMessage, force: bool) -> Result<ReplyOutcome, StoreError> {
+    pub async fn insert_reply(
+        &self,
+        token: &str,
+        reply: &ChatMessage,
+        force: bool,
+    ) -> Result<ReplyOutcome, StoreError> {
         let in_reply_to = reply.in_reply_to.clone().unwrap_or_default();
         let args = vec![
             serde_json::to_string(reply)?,
@@ -157,10 +186,15 @@ impl Sessions {
             self.ttl_secs.to_string(),
             if force { "1" } else { "0" }.to_string(),
         ];
-        let answer: Vec<String> = self.reply.evalsha_with_reload(&self.client, vec![keys::session(token)], args).await?;
+        let answer: Vec<String> = self
+            .reply
+            .evalsha_with_reload(&self.client, vec![keys::session(token)], args)
+            .await?;
         Ok(match answer.first().map(String::as_str) {
             Some("ok") => ReplyOutcome::Stored,
-            Some("dup") => ReplyOutcome::Duplicate(serde_json::from_str(answer.get(1).map_or("", String::as_str))?),
+            Some("dup") => ReplyOutcome::Duplicate(serde_json::from_str(
+                answer.get(1).map_or("", String::as_str),
+            )?),
             Some("wait") => ReplyOutcome::Wait,
             _ => ReplyOutcome::Gone,
         })

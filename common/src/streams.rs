@@ -4,7 +4,10 @@
 
 use std::collections::HashMap;
 
-use fred::{prelude::*, types::streams::XCap};
+use fred::{
+    prelude::*,
+    types::streams::{XCap, XReadResponse},
+};
 
 use crate::{
     keys,
@@ -27,14 +30,31 @@ pub struct ReplyEntry {
     pub message: ChatMessage,
 }
 
+/// Stream entries as read: ID and fields.
+pub type Entries = Vec<(String, HashMap<String, String>)>;
+
+/// The entries of an XREAD or XREADGROUP answer on one stream; a `BLOCK` that timed out
+/// answers nil, which is no entries.
+pub fn entries(answer: Value) -> Result<Entries, Error> {
+    if answer.is_null() {
+        return Ok(Vec::new());
+    }
+    let streams: XReadResponse<String, String, String, String> = answer.into_xread_response()?;
+    Ok(streams.into_values().flatten().collect())
+}
+
 fn cap() -> XCap {
-    ("MAXLEN", "~", keys::CHANNEL_MAXLEN).try_into().expect("a valid MAXLEN cap")
+    ("MAXLEN", "~", keys::CHANNEL_MAXLEN)
+        .try_into()
+        .expect("a valid MAXLEN cap")
 }
 
 /// Creates the consumer group `workers` (and the stream) unless it exists. It starts at
 /// the stream's beginning, so messages sent before any worker ran are still answered.
 pub async fn ensure_worker_group(client: &Client) -> Result<(), Error> {
-    let created: Result<(), Error> = client.xgroup_create(keys::MESSAGE_CHANNEL, keys::WORKER_GROUP, "0", true).await;
+    let created: Result<(), Error> = client
+        .xgroup_create(keys::MESSAGE_CHANNEL, keys::WORKER_GROUP, "0", true)
+        .await;
     match created {
         Err(e) if !e.details().contains("BUSYGROUP") => Err(e),
         _ => Ok(()),
@@ -44,33 +64,49 @@ pub async fn ensure_worker_group(client: &Client) -> Result<(), Error> {
 /// Adds a human message to `message_channel`; returns the stream ID.
 pub async fn add_human(client: &Client, token: &str, msg: &ChatMessage) -> Result<String, Error> {
     client
-        .xadd(keys::MESSAGE_CHANNEL, false, cap(), "*", vec![
-            ("token", token),
-            ("id", msg.id.as_str()),
-            ("msg", msg.msg.as_str()),
-            ("ts", msg.timestamp.as_str()),
-        ])
+        .xadd(
+            keys::MESSAGE_CHANNEL,
+            false,
+            cap(),
+            "*",
+            vec![
+                ("token", token),
+                ("id", msg.id.as_str()),
+                ("msg", msg.msg.as_str()),
+                ("ts", msg.timestamp.as_str()),
+            ],
+        )
         .await
 }
 
 /// Adds a bot reply to `response_channel`; returns the stream ID.
 pub async fn add_reply(client: &Client, token: &str, msg: &ChatMessage) -> Result<String, Error> {
     client
-        .xadd(keys::RESPONSE_CHANNEL, false, cap(), "*", vec![
-            ("token", token),
-            ("id", msg.id.as_str()),
-            ("msg", msg.msg.as_str()),
-            ("ts", msg.timestamp.as_str()),
-            ("in_reply_to", msg.in_reply_to.as_deref().unwrap_or("")),
-        ])
+        .xadd(
+            keys::RESPONSE_CHANNEL,
+            false,
+            cap(),
+            "*",
+            vec![
+                ("token", token),
+                ("id", msg.id.as_str()),
+                ("msg", msg.msg.as_str()),
+                ("ts", msg.timestamp.as_str()),
+                ("in_reply_to", msg.in_reply_to.as_deref().unwrap_or("")),
+            ],
+        )
         .await
 }
 
 /// The ID of the newest entry of `stream`, or `0-0` when it is empty: where a reader that
 /// wants only what comes next starts.
 pub async fn last_id(client: &Client, stream: &str) -> Result<String, Error> {
-    let newest: Vec<(String, HashMap<String, String>)> = client.xrevrange(stream, "+", "-", Some(1)).await?;
-    Ok(newest.into_iter().next().map_or_else(|| "0-0".to_string(), |(id, _)| id))
+    let newest: Vec<(String, HashMap<String, String>)> =
+        client.xrevrange(stream, "+", "-", Some(1)).await?;
+    Ok(newest
+        .into_iter()
+        .next()
+        .map_or_else(|| "0-0".to_string(), |(id, _)| id))
 }
 
 fn field(fields: &mut HashMap<String, String>, name: &str) -> String {

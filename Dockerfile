@@ -1,0 +1,18 @@
+# Multi-stage build of both binaries; the runtime image holds only them, the browser
+# client and a non-root user.
+FROM rust:1-bookworm AS build
+WORKDIR /src
+COPY . .
+RUN cargo build --release --locked --bins
+
+FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --no-create-home app
+COPY --from=build /src/target/release/server /src/target/release/worker /usr/local/bin/
+COPY web /app/web
+WORKDIR /app
+ENV WEB_DIR=/app/web BIND_ADDR=0.0.0.0:3000
+USER app
+EXPOSE 3000
+CMD ["server"]

@@ -1,0 +1,51 @@
+//! The server's settings, from flags or the environment (same names, see `--help`).
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use clap::Parser;
+
+/// One stateless WebSocket node of the game and chat service.
+#[derive(Parser, Debug, Clone)]
+#[command(name = "server", version, about)]
+pub struct Config {
+    /// Redis with RedisJSON: redis://[user:pass@]host:port, or redis-cluster://h1:p1,h2:p2
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    pub redis_url: String,
+
+    /// Address to listen on.
+    #[arg(long, env = "BIND_ADDR", default_value = "0.0.0.0:3000")]
+    pub bind_addr: SocketAddr,
+
+    /// Names this node in /health, /kpi and logs [default: host name and a short random suffix]
+    #[arg(long, env = "NODE_ID")]
+    pub node_id: Option<String>,
+
+    /// Lifetime of a session without activity, in seconds.
+    #[arg(long, env = "SESSION_TTL_SECS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub session_ttl_secs: u64,
+
+    /// Largest accepted WebSocket frame, in bytes; larger ones get `too_large`.
+    #[arg(long, env = "MAX_FRAME_BYTES", default_value_t = 16 * 1024, value_parser = clap::value_parser!(u64).range(64..=16 * 1024 * 1024))]
+    pub max_frame_bytes: u64,
+
+    /// Folder of the browser client served at `/`.
+    #[arg(long, env = "WEB_DIR", default_value = "web")]
+    pub web_dir: PathBuf,
+}
+
+impl Config {
+    /// The node ID to use: the configured one, or the host name with a random suffix.
+    pub fn node_id(&self) -> String {
+        if let Some(id) = self.node_id.as_deref().filter(|id| !id.trim().is_empty()) {
+            return id.trim().to_string();
+        }
+        let host = std::env::var("HOSTNAME")
+            .ok()
+            .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "node".to_string());
+        let suffix = uuid::Uuid::new_v4().simple().to_string();
+        format!("{host}-{}", &suffix[..6])
+    }
+}

@@ -1,0 +1,131 @@
+//! The HTTP routes of PROTOCOL.md: `POST /token`, `GET /refresh_token`, `GET /health`.
+//! Errors are JSON: `{"error":{"code":…,"message":…}}` with a 4xx or 503 status.
+
+use axum::{
+    body::Bytes,
+    extract::{Query, State},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    Json,
+};
+use common::{names, protocol::SessionDoc};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::state::AppState;
+
+/// A request that could not be served.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    InvalidName(String),
+    #[error("no session for this token (unknown or expired)")]
+    SessionNotFound,
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("storage unavailable, try again")]
+    Unavailable,
+}
+
+impl ApiError {
+    fn parts(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::InvalidName(_) => (StatusCode::BAD_REQUEST, "invalid_name"),
+            ApiError::SessionNotFound => (StatusCode::NOT_FOUND, "session_not_found"),
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.parts();
+        (
+            status,
+            Json(json!({"error": {"code": code, "message": self.to_string()}})),
+        )
+            .into_response()
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> ApiError {
+    tracing::warn!(error = %e, "redis request failed");
+    ApiError::Unavailable
+}
+
+#[derive(Deserialize)]
+pub struct NameQuery {
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct NameBody {
+    name: Option<String>,
+}
+
+/// `POST /token?name=N` or with the JSON body `{"name":"N"}`: a new session.
+pub async fn create_token(
+    State(state): State<AppState>,
+    Query(query): Query<NameQuery>,
+    body: Bytes,
+) -> Result<Json<SessionDoc>, ApiError> {
+    let raw = match query.name {
+        Some(name) => name,
+        None if body.iter().all(u8::is_ascii_whitespace) => String::new(),
+        None => serde_json::from_slice::<NameBody>(&body)
+            .map_err(|e| {
+                ApiError::BadRequest(format!(
+                    "body must be JSON like {{\"name\":\"alice\"}}: {e}"
+                ))
+            })?
+            .name
+            .unwrap_or_default(),
+    };
+    let name = names::validate(&raw).map_err(|why| ApiError::InvalidName(why.to_string()))?;
+    let doc = state.sessions.create(&name).await.map_err(unavailable)?;
+    Ok(Json(doc))
+}
+
+#[derive(Deserialize)]
+pub struct TokenQuery {
+    token: Option<String>,
+}
+
+/// `GET /refresh_token?token=T`: the whole session document, with its TTL extended.
+pub async fn refresh_token(
+    State(state): State<AppState>,
+    Query(query): Query<TokenQuery>,
+) -> Result<Json<SessionDoc>, ApiError> {
+    let token = query
+        .token
+        .filter(|t| !t.is_empty())
+        .ok_or(ApiError::SessionNotFound)?;
+    match state.sessions.touch(&token).await.map_err(unavailable)? {
+        Some(doc) => Ok(Json(doc)),
+        None => Err(ApiError::SessionNotFound),
+    }
+}
+
+/// `GET /health`: pings Redis.
+pub async fn health(State(state): State<AppState>) -> Response {
+    use fred::prelude::*;
+    let ping = tokio::time::timeout(
+        std::time::Duration::from_secs(1),
+        state.redis.ping::<String>(None),
+    )
+    .await;
+    let redis = match ping {
+        Ok(Ok(_)) => None,
+        Ok(Err(e)) => Some(e.details().to_string()),
+        Err(_) => Some("no answer within 1 s".to_string()),
+    };
+    match redis {
+        None => Json(json!({"status": "ok", "node": state.node_id, "redis": "ok"})).into_response(),
+        Some(error) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "degraded", "node": state.node_id, "redis": error})),
+        )
+            .into_response(),
+    }
+}

@@ -1,0 +1,124 @@
+//! One stateless WebSocket node. Everything another node needs lives in Redis; this node
+//! keeps only its own sockets.
+//!
+//! - [`config`]: settings from flags and the environment.
+//! - [`state`]: what handlers and socket tasks share.
+//! - [`http`]: the HTTP routes (`/token`, `/refresh_token`, `/health`).
+//! - [`socket`]: the life of one WebSocket (`/chat`, `/ws`).
+//! - [`bot_chat`]: a human message to the bot, stored before it is acknowledged.
+//! - [`hub`]: this node's sockets by token.
+//! - [`delivery`]: bot replies from `response_channel` to this node's sockets.
+
+pub mod bot_chat;
+pub mod config;
+pub mod delivery;
+pub mod http;
+pub mod hub;
+pub mod socket;
+pub mod state;
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use axum::{
+    routing::{get, post},
+    Router,
+};
+use common::{
+    keys,
+    redis::{self, ConnectError, Role},
+    session::Sessions,
+    streams,
+};
+use tokio::net::TcpListener;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tower_http::{services::ServeDir, trace::TraceLayer};
+
+pub use config::Config;
+use state::{AppState, Inner};
+
+/// How long shutdown waits for sockets to close and in-flight work to finish.
+pub const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
+
+/// A node connected to Redis, ready to serve.
+pub struct Node {
+    state: AppState,
+    delivery: tokio::task::JoinHandle<()>,
+}
+
+impl Node {
+    /// Connects to Redis (failing fast when it is unreachable or lacks RedisJSON) and
+    /// starts reading `response_channel` from its current end.
+    pub async fn connect(config: Config) -> Result<Node, ConnectError> {
+        let redis = redis::connect(&config.redis_url, Role::Commands).await?;
+        let reader = redis::connect(&config.redis_url, Role::Blocking).await?;
+        let unreachable = |e: fred::error::Error| ConnectError::Unreachable {
+            url: redis::redacted(&config.redis_url),
+            reason: e.details().to_string(),
+        };
+        streams::ensure_worker_group(&redis)
+            .await
+            .map_err(unreachable)?;
+        let start = streams::last_id(&reader, keys::RESPONSE_CHANNEL)
+            .await
+            .map_err(unreachable)?;
+        let state = AppState {
+            inner: Arc::new(Inner {
+                node_id: config.node_id(),
+                sessions: Sessions::new(redis.clone(), config.session_ttl_secs),
+                redis,
+                config,
+                hub: hub::Hub::default(),
+                shutdown: CancellationToken::new(),
+                sockets: TaskTracker::new(),
+            }),
+        };
+        let delivery = tokio::spawn(delivery::run(state.clone(), reader, start));
+        Ok(Node { state, delivery })
+    }
+
+    pub fn node_id(&self) -> &str {
+        &self.state.node_id
+    }
+
+    /// The routes of PROTOCOL.md, with the browser client at `/`.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/token", post(http::create_token))
+            .route("/refresh_token", get(http::refresh_token))
+            .route("/health", get(http::health))
+            .route("/chat", get(socket::chat))
+            .route("/ws", get(socket::ws))
+            .fallback_service(ServeDir::new(&self.state.config.web_dir))
+            .layer(TraceLayer::new_for_http())
+            .with_state(self.state.clone())
+    }
+
+    /// Serves on `listener` until `shutdown` resolves; then stops accepting, closes every
+    /// socket with 1001 and waits (up to [`DRAIN_DEADLINE`]) for them to finish.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let cancel = self.state.shutdown.clone();
+        let signal = async move {
+            shutdown.await;
+            cancel.cancel();
+        };
+        tracing::info!(node = %self.state.node_id, addr = %listener.local_addr()?, "listening");
+        axum::serve(listener, self.router())
+            .with_graceful_shutdown(signal)
+            .await?;
+        self.state.sockets.close();
+        if tokio::time::timeout(DRAIN_DEADLINE, self.state.sockets.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some sockets did not close within the drain deadline");
+        }
+        let _ = self.delivery.await;
+        let _ = fred::prelude::ClientLike::quit(&self.state.redis).await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}

@@ -1,0 +1,35 @@
+//! The `server` binary: parse settings, connect to Redis, bind, serve until SIGTERM/Ctrl-C.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use common::lifecycle;
+use server::{Config, Node};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = Config::parse();
+    lifecycle::init_tracing();
+    let bind_addr = config.bind_addr;
+    let node = match Node::connect(config).await {
+        Ok(node) => node,
+        Err(e) => {
+            eprintln!("server: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(bind_addr).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!("server: cannot listen on {bind_addr}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match node.serve(listener, lifecycle::shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,259 @@
+//! The life of one WebSocket, for `/chat` and `/ws` alike: the token check, a reader and a
+//! writer task joined with `select!`, a bounded outbound queue, pings every 25 s, a close
+//! after 60 s of silence, and a close with 1001 when the node shuts down.
+
+use std::{pin::pin, sync::Arc, time::Duration};
+
+use axum::{
+    extract::{
+        ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade},
+        Query, State,
+    },
+    response::Response,
+};
+use common::protocol::{close, parse_client, ClientMsg, ErrorCode, ServerMsg};
+use futures_util::{
+    stream::{SplitSink, SplitStream},
+    SinkExt, StreamExt,
+};
+use serde::Deserialize;
+use tokio::sync::{mpsc, Notify};
+
+use crate::{
+    bot_chat::{self, SayError},
+    hub::{Outbox, SocketKind},
+    state::AppState,
+};
+
+/// Frames queued for one client before it counts as too slow and is closed.
+const OUTBOX_CAPACITY: usize = 64;
+const PING_EVERY: Duration = Duration::from_secs(25);
+const IDLE_LIMIT: Duration = Duration::from_secs(60);
+/// Small read buffers keep idle sockets cheap; the buffer grows for larger frames.
+const READ_BUFFER: usize = 1024;
+/// Frames up to this many times `MAX_FRAME_BYTES` are read and refused with `too_large`;
+/// larger ones cannot be read and close the socket with 1009.
+const READABLE_FACTOR: usize = 4;
+
+#[derive(Deserialize)]
+pub struct TokenQuery {
+    token: Option<String>,
+}
+
+/// `GET /chat?token=T`: plain text to the bot, bare message objects back.
+pub async fn chat(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    Query(q): Query<TokenQuery>,
+) -> Response {
+    upgrade(ws, state, q.token, SocketKind::Chat)
+}
+
+/// `GET /ws?token=T`: the full JSON protocol.
+pub async fn ws(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    Query(q): Query<TokenQuery>,
+) -> Response {
+    upgrade(ws, state, q.token, SocketKind::Ws)
+}
+
+fn upgrade(
+    ws: WebSocketUpgrade,
+    state: AppState,
+    token: Option<String>,
+    kind: SocketKind,
+) -> Response {
+    let readable = (state.config.max_frame_bytes as usize).saturating_mul(READABLE_FACTOR);
+    ws.read_buffer_size(READ_BUFFER)
+        .write_buffer_size(0)
+        .max_message_size(readable)
+        .max_frame_size(readable)
+        .on_upgrade(move |socket| {
+            let tracker = state.sockets.clone();
+            tracker.track_future(serve(socket, state, token.unwrap_or_default(), kind))
+        })
+}
+
+fn close_frame(code: u16, reason: &str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }))
+}
+
+/// What a socket task knows about its client.
+struct Client<'a> {
+    state: &'a AppState,
+    token: String,
+    kind: SocketKind,
+    outbox: Outbox,
+}
+
+async fn serve(mut socket: WebSocket, state: AppState, token: String, kind: SocketKind) {
+    if token.is_empty() {
+        let _ = socket
+            .send(close_frame(close::POLICY, "missing token"))
+            .await;
+        return;
+    }
+    let profile = match state.sessions.profile(&token).await {
+        Ok(Some(profile)) => profile,
+        Ok(None) => {
+            let _ = socket
+                .send(close_frame(close::POLICY, "unknown or expired token"))
+                .await;
+            return;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "token check failed");
+            let _ = socket
+                .send(close_frame(
+                    close::UNAVAILABLE,
+                    "service unavailable, retry",
+                ))
+                .await;
+            return;
+        }
+    };
+    let (outbox, rx, kick) = Outbox::new(OUTBOX_CAPACITY);
+    let _registration = state.hub.register(&token, kind, outbox.clone());
+    if kind == SocketKind::Ws {
+        outbox.send_json(&ServerMsg::Hello {
+            node: state.node_id.clone(),
+            name: profile.name,
+            session_start: profile.session_start,
+        });
+    }
+    let (sink, stream) = socket.split();
+    let client = Client {
+        state: &state,
+        token,
+        kind,
+        outbox: outbox.clone(),
+    };
+    let mut writer = pin!(write_loop(sink, rx, kick, &state));
+    tokio::select! {
+        closing = read_loop(stream, &client) => {
+            if let Some(frame) = closing {
+                // Let the writer flush what is queued and the close frame, briefly.
+                outbox.send(frame);
+                let _ = tokio::time::timeout(Duration::from_secs(1), &mut writer).await;
+            }
+        }
+        _ = &mut writer => {}
+    }
+}
+
+async fn write_loop(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut rx: mpsc::Receiver<Message>,
+    kick: Arc<Notify>,
+    state: &AppState,
+) {
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+    loop {
+        let msg = tokio::select! {
+            biased;
+            _ = state.shutdown.cancelled() => close_frame(close::GOING_AWAY, "server shutting down"),
+            _ = kick.notified() => close_frame(close::SLOW, "client too slow"),
+            msg = rx.recv() => match msg {
+                Some(msg) => msg,
+                None => return,
+            },
+            _ = ping.tick() => Message::Ping(Default::default()),
+        };
+        let closing = matches!(msg, Message::Close(_));
+        if sink.send(msg).await.is_err() || closing {
+            return;
+        }
+    }
+}
+
+/// Reads frames until the client leaves; returns the close frame to send, if any.
+async fn read_loop(mut stream: SplitStream<WebSocket>, client: &Client<'_>) -> Option<Message> {
+    loop {
+        let frame = match tokio::time::timeout(IDLE_LIMIT, stream.next()).await {
+            Err(_) => return Some(close_frame(close::IDLE, "no traffic for 60 s")),
+            Ok(None) => return None,
+            Ok(Some(Err(e))) => {
+                let detail = e.to_string();
+                if detail.contains("too long") || detail.contains("too big") {
+                    return Some(close_frame(close::TOO_BIG, "frame too large"));
+                }
+                tracing::debug!(error = %detail, "socket read failed");
+                return None;
+            }
+            Ok(Some(Ok(frame))) => frame,
+        };
+        let text = match frame {
+            Message::Text(text) => text,
+            Message::Binary(bytes) => match (client.kind, String::from_utf8(bytes.to_vec())) {
+                (SocketKind::Chat, Ok(text)) => text.into(),
+                _ => {
+                    client.outbox.send_json(&ServerMsg::error(
+                        None,
+                        ErrorCode::BadRequest,
+                        "send text frames",
+                    ));
+                    continue;
+                }
+            },
+            Message::Close(_) => return None,
+            Message::Ping(_) | Message::Pong(_) => continue,
+        };
+        if text.len() as u64 > client.state.config.max_frame_bytes {
+            let limit = client.state.config.max_frame_bytes;
+            let message = format!("frame larger than {limit} bytes");
+            client
+                .outbox
+                .send_json(&ServerMsg::error(None, ErrorCode::TooLarge, message));
+            continue;
+        }
+        if let Some(closing) = handle_text(client, text.as_str()).await {
+            return Some(closing);
+        }
+    }
+}
+
+/// Answers one text frame; returns a close frame when the socket must end.
+async fn handle_text(client: &Client<'_>, text: &str) -> Option<Message> {
+    let (reference, request) = match client.kind {
+        SocketKind::Chat => (
+            None,
+            ClientMsg::BotSay {
+                text: text.to_string(),
+            },
+        ),
+        SocketKind::Ws => match parse_client(text) {
+            Ok(parsed) => parsed,
+            Err(bad) => {
+                client.outbox.send_json(&ServerMsg::error(
+                    bad.reference,
+                    ErrorCode::BadRequest,
+                    bad.message,
+                ));
+                return None;
+            }
+        },
+    };
+    match request {
+        ClientMsg::BotSay { text } => match bot_chat::say(client.state, &client.token, &text).await
+        {
+            Ok(msg) => {
+                if client.kind == SocketKind::Ws {
+                    client.outbox.send_json(&ServerMsg::Ack {
+                        reference,
+                        id: Some(msg.id),
+                    });
+                }
+                None
+            }
+            Err(e) => {
+                client.outbox.send_json(&e.to_frame(reference));
+                matches!(e, SayError::SessionGone)
+                    .then(|| close_frame(close::POLICY, "session expired"))
+            }
+        },
+    }
+}

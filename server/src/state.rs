@@ -1,0 +1,36 @@
+//! What every request handler and socket task shares on one node.
+
+use std::sync::Arc;
+
+use common::session::Sessions;
+use fred::prelude::Client;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+use crate::{config::Config, hub::Hub};
+
+/// Shared state of one node; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub inner: Arc<Inner>,
+}
+
+pub struct Inner {
+    pub node_id: String,
+    pub config: Config,
+    /// Pipelined command client (never used for blocking reads).
+    pub redis: Client,
+    pub sessions: Sessions,
+    /// Sockets held by this node, by token.
+    pub hub: Hub,
+    /// Cancelled when the node shuts down: every socket closes with 1001.
+    pub shutdown: CancellationToken,
+    /// Tracks socket tasks so shutdown can wait for them to finish.
+    pub sockets: TaskTracker,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.inner
+    }
+}

@@ -1,0 +1,125 @@
+//! The test harness: starts a real Redis with RedisJSON on a free port, the real `server`
+//! and `worker` binaries as separate processes, and talks to them over HTTP and WebSocket
+//! the way clients do.
+//!
+//! The binaries must be built first (`cargo build --workspace --bins`, which the README's
+//! test command does). The RedisJSON module is found through `REJSON_MODULE`, or in
+//! `.deps/` where the set-up script installs it.
+
+pub mod procs;
+pub mod redis;
+pub mod ws;
+
+use std::{
+    net::TcpListener,
+    path::PathBuf,
+    time::{Duration, Instant},
+};
+
+pub use procs::{Server, Worker};
+pub use redis::Redis;
+pub use ws::Ws;
+
+/// The workspace's root folder.
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind port 0")
+        .local_addr()
+        .expect("local addr")
+        .port()
+}
+
+/// A fresh folder under the system's temp dir, removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(prefix: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("{prefix}-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Polls `check` every 50 ms until it returns `Some`, or panics after `limit` naming `what`.
+pub async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `POST /token?name=…` on `base`; returns the session document.
+pub async fn new_session(base: &str, name: &str) -> serde_json::Value {
+    let resp = reqwest::Client::new()
+        .post(format!("{base}/token"))
+        .query(&[("name", name)])
+        .send()
+        .await
+        .expect("POST /token");
+    assert_eq!(resp.status(), 200, "POST /token for {name:?}");
+    resp.json().await.expect("session JSON")
+}
+
+/// `GET /refresh_token?token=…` on `base`: the status and the JSON body.
+pub async fn refresh(base: &str, token: &str) -> (u16, serde_json::Value) {
+    let resp = reqwest::get(format!("{base}/refresh_token?token={token}"))
+        .await
+        .expect("GET /refresh_token");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+/// A Redis, two server nodes and one worker: the topology most tests need.
+pub struct Cluster {
+    pub redis: Redis,
+    pub a: Server,
+    pub b: Server,
+    pub worker: Worker,
+}
+
+impl Cluster {
+    pub async fn start() -> Cluster {
+        let redis = Redis::start().await;
+        Cluster::on(redis).await
+    }
+
+    pub async fn on(redis: Redis) -> Cluster {
+        let url = redis.url();
+        let (a, b, worker) = tokio::join!(
+            Server::start(&url, &[("NODE_ID", "node-a")]),
+            Server::start(&url, &[("NODE_ID", "node-b")]),
+            Worker::start(&url, &[]),
+        );
+        Cluster {
+            redis,
+            a,
+            b,
+            worker,
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! Faults: Redis restarted mid-conversation, and a node shut down under its sockets.
+
+use std::time::Duration;
+
+use e2e::{new_session, refresh, Cluster, Redis, Ws};
+use serde_json::{json, Value};
+
+fn token(doc: &Value) -> String {
+    doc["token"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn redis_restarted_mid_run_degrades_then_recovers_and_loses_nothing_acknowledged() {
+    let redis = Redis::start_persistent().await;
+    let mut c = Cluster::on(redis).await;
+    let doc = new_session(&c.a.base, "steady").await;
+    let t = token(&doc);
+    let (mut on_a, _) = Ws::hello(&c.a.ws_url("/ws", &t)).await;
+    let (mut on_b, _) = Ws::hello(&c.b.ws_url("/ws", &t)).await;
+
+    on_a.send(json!({"type": "bot.say", "text": "before", "ref": "1"}))
+        .await;
+    let before = on_a.recv_type("ack").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        on_b.recv_type("bot.reply").await["in_reply_to"],
+        before.as_str()
+    );
+
+    c.redis.stop().await;
+    c.a.wait_health(503, Duration::from_secs(10)).await;
+    c.b.wait_health(503, Duration::from_secs(10)).await;
+    let degraded: Value = reqwest::get(format!("{}/health", c.a.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(degraded["status"], "degraded");
+
+    // The socket stays open and a request gets a clear error.
+    on_a.send(json!({"type": "bot.say", "text": "during", "ref": "2"}))
+        .await;
+    let err = on_a.recv_type("error").await;
+    assert_eq!(err["type"], "error", "{err}");
+    assert_eq!(err["ref"], "2");
+    assert_eq!(err["code"], "unavailable");
+
+    c.redis.restart().await;
+    c.a.wait_health(200, Duration::from_secs(15)).await;
+    c.b.wait_health(200, Duration::from_secs(15)).await;
+
+    on_a.send(json!({"type": "bot.say", "text": "after", "ref": "3"}))
+        .await;
+    let after = on_a.recv_type("ack").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        on_b.recv_type("bot.reply").await["in_reply_to"],
+        after.as_str()
+    );
+
+    let (status, history) = refresh(&c.b.base, &t).await;
+    assert_eq!(status, 200);
+    let texts: Vec<&str> = history["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["source"] == "human")
+        .map(|m| m["msg"].as_str().unwrap())
+        .collect();
+    assert!(
+        texts.contains(&"before") && texts.contains(&"after"),
+        "{texts:?}"
+    );
+    assert_eq!(
+        history["messages"].as_array().unwrap().len(),
+        2 * texts.len()
+    );
+}
+
+#[tokio::test]
+async fn sigterm_closes_sockets_with_1001() {
+    let mut c = Cluster::start().await;
+    let doc = new_session(&c.a.base, "leaver").await;
+    let (mut ws, _) = Ws::hello(&c.a.ws_url("/ws", &token(&doc))).await;
+    let (mut chat,) = (Ws::connect(&c.a.ws_url("/chat", &token(&doc))).await,);
+    let stopping = tokio::spawn(async move { c.a.proc.terminate().await });
+    assert_eq!(ws.close_code().await, 1001);
+    assert_eq!(chat.close_code().await, 1001);
+    let status = stopping.await.unwrap().expect("node exits");
+    assert!(status.success());
+}

@@ -1,0 +1,227 @@
+//! HTTP routes and start-up: names, the RedisJSON session and its TTL, 404s, health,
+//! the static client, and the one-line errors when Redis is unusable.
+
+use std::time::Duration;
+
+use e2e::{new_session, procs::Proc, refresh, Redis, Server};
+use fred::prelude::*;
+use serde_json::{json, Value};
+
+async fn post_token(base: &str, query: Option<&str>, body: Option<Value>) -> (u16, Value) {
+    let mut req = reqwest::Client::new().post(format!("{base}/token"));
+    if let Some(name) = query {
+        req = req.query(&[("name", name)]);
+    }
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    let resp = req.send().await.expect("POST /token");
+    (
+        resp.status().as_u16(),
+        resp.json().await.expect("JSON body"),
+    )
+}
+
+#[tokio::test]
+async fn names_are_trimmed_and_validated() {
+    let redis = Redis::start().await;
+    let node = Server::start(&redis.url(), &[]).await;
+
+    let (status, doc) = post_token(&node.base, Some("  alice  "), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(doc["name"], "alice");
+    assert_eq!(doc["messages"], json!([]));
+    assert!(uuid::Uuid::parse_str(doc["token"].as_str().unwrap())
+        .is_ok_and(|u| u.get_version_num() == 4));
+
+    let (status, doc) = post_token(&node.base, None, Some(json!({"name": "bob"}))).await;
+    assert_eq!((status, doc["name"].as_str()), (200, Some("bob")));
+
+    let too_long = "x".repeat(33);
+    for bad in ["", "   ", too_long.as_str(), "a\u{1}b", "tab\tname"] {
+        let (status, body) = post_token(&node.base, Some(bad), None).await;
+        assert_eq!(status, 400, "name {bad:?}");
+        assert_eq!(
+            body["error"]["code"], "invalid_name",
+            "name {bad:?}: {body}"
+        );
+        assert!(body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()));
+    }
+    let (status, body) = post_token(&node.base, None, Some(json!({"name": "  "}))).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid_name"))
+    );
+    let (status, body) = post_token(&node.base, None, None).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid_name"))
+    );
+    let (status, _) = post_token(&node.base, Some(&"é".repeat(32)), None).await;
+    assert_eq!(
+        status, 200,
+        "32 characters are fine even when they are 64 bytes"
+    );
+}
+
+#[tokio::test]
+async fn the_session_is_a_redisjson_document_with_a_ttl_that_activity_extends() {
+    let redis = Redis::start().await;
+    let node = Server::start(&redis.url(), &[("SESSION_TTL_SECS", "120")]).await;
+    let doc = new_session(&node.base, "carol").await;
+    let token = doc["token"].as_str().unwrap();
+    let key = format!("session:{token}");
+
+    let client = redis.client().await;
+    let kind: String = client
+        .custom(fred::cmd!("TYPE"), vec![key.as_str()])
+        .await
+        .unwrap();
+    assert_eq!(kind, "ReJSON-RL");
+    let stored: String = client
+        .json_get(&key, None::<String>, None::<String>, None::<String>, "$")
+        .await
+        .unwrap();
+    let stored: Value = serde_json::from_str(&stored).unwrap();
+    assert_eq!(stored[0], doc);
+    let ttl: i64 = client.ttl(&key).await.unwrap();
+    assert!((1..=120).contains(&ttl), "ttl {ttl}");
+
+    let _: () = client.expire(&key, 10, None).await.unwrap();
+    let (status, refreshed) = refresh(&node.base, token).await;
+    assert_eq!(status, 200);
+    assert_eq!(refreshed, doc);
+    let ttl: i64 = client.ttl(&key).await.unwrap();
+    assert!(ttl > 100, "refresh extends the TTL, got {ttl}");
+}
+
+#[tokio::test]
+async fn unknown_and_expired_tokens_are_404() {
+    let redis = Redis::start().await;
+    let node = Server::start(&redis.url(), &[]).await;
+    let (status, body) = refresh(&node.base, "no-such-token").await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "session_not_found");
+    let (status, _) = refresh(&node.base, "").await;
+    assert_eq!(status, 404);
+
+    let doc = new_session(&node.base, "dave").await;
+    let token = doc["token"].as_str().unwrap();
+    let client = redis.client().await;
+    let _: () = client.del(format!("session:{token}")).await.unwrap();
+    assert_eq!(refresh(&node.base, token).await.0, 404);
+}
+
+#[tokio::test]
+async fn health_names_the_node_and_the_client_page_is_served() {
+    let redis = Redis::start().await;
+    let node = Server::start(&redis.url(), &[("NODE_ID", "node-7")]).await;
+    let health: Value = reqwest::get(format!("{}/health", node.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        health,
+        json!({"status": "ok", "node": "node-7", "redis": "ok"})
+    );
+    let page = reqwest::get(format!("{}/", node.base)).await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(page.text().await.unwrap().contains("<html"));
+}
+
+async fn start_up_error(name: &str, redis_url: &str) -> String {
+    let output = tokio::process::Command::new(e2e::procs::bin(name))
+        .env("REDIS_URL", redis_url)
+        .env("BIND_ADDR", format!("127.0.0.1:{}", e2e::free_port()))
+        .env("RUST_LOG", "off")
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success(), "{name} must exit non-zero");
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    stderr
+}
+
+#[tokio::test]
+async fn start_up_fails_with_one_line_when_redis_is_unreachable_or_lacks_redisjson() {
+    let dead = format!("redis://127.0.0.1:{}", e2e::free_port());
+    for name in ["server", "worker"] {
+        let err = start_up_error(name, &dead).await;
+        assert!(err.contains("cannot reach Redis"), "{err}");
+    }
+    let plain = Redis::start_without_json().await;
+    for name in ["server", "worker"] {
+        let err = start_up_error(name, &plain.url()).await;
+        assert!(err.contains("RedisJSON"), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn help_lists_every_setting() {
+    for (name, settings) in [
+        (
+            "server",
+            &[
+                "REDIS_URL",
+                "BIND_ADDR",
+                "NODE_ID",
+                "SESSION_TTL_SECS",
+                "MAX_FRAME_BYTES",
+            ][..],
+        ),
+        (
+            "worker",
+            &[
+                "REDIS_URL",
+                "SESSION_TTL_SECS",
+                "LLM_URL",
+                "LLM_MODEL",
+                "LLM_API_KEY",
+            ][..],
+        ),
+    ] {
+        let output = tokio::process::Command::new(e2e::procs::bin(name))
+            .arg("--help")
+            .output()
+            .await
+            .unwrap();
+        assert!(output.status.success());
+        let help = String::from_utf8(output.stdout).unwrap();
+        for setting in settings {
+            assert!(
+                help.contains(setting),
+                "{name} --help lacks {setting}:\n{help}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn sigterm_stops_a_node_promptly() {
+    let redis = Redis::start().await;
+    let mut node = Server::start(&redis.url(), &[]).await;
+    let started = std::time::Instant::now();
+    let status = node
+        .proc
+        .terminate()
+        .await
+        .expect("node exits after SIGTERM");
+    assert!(status.success(), "{status}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let mut worker = Proc::spawn("worker", &[], &[("REDIS_URL", &redis.url())]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(worker
+        .terminate()
+        .await
+        .expect("worker exits after SIGTERM")
+        .success());
+}

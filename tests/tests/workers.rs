@@ -1,0 +1,267 @@
+//! The worker side of the pipeline: restarts, several workers, messages left pending by a
+//! dead worker, and the LLM path against a local OpenAI-compatible server.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use axum::{extract::State, http::StatusCode, routing::post, Json, Router};
+use e2e::{new_session, refresh, Cluster, Redis, Server, Worker, Ws};
+use fred::prelude::*;
+use serde_json::{json, Value};
+
+fn token(doc: &Value) -> String {
+    doc["token"].as_str().unwrap().to_string()
+}
+
+async fn say(ws: &mut Ws, text: &str) -> String {
+    ws.send(json!({"type": "bot.say", "text": text})).await;
+    let ack = ws.recv_type("ack").await;
+    ack["id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_message_sent_while_no_worker_runs_is_answered_when_one_starts() {
+    let mut c = Cluster::start().await;
+    let doc = new_session(&c.a.base, "patient").await;
+    let (mut ws, _) = Ws::hello(&c.b.ws_url("/ws", &token(&doc))).await;
+    let first = say(&mut ws, "hello").await;
+    assert_eq!(
+        ws.recv_type("bot.reply").await["in_reply_to"],
+        first.as_str()
+    );
+
+    assert!(c
+        .worker
+        .proc
+        .terminate()
+        .await
+        .expect("worker stops")
+        .success());
+    let waiting = say(&mut ws, "anyone there?").await;
+    ws.assert_silent(Duration::from_millis(800)).await;
+
+    let _again = Worker::start(&c.redis.url(), &[]).await;
+    let reply = ws.recv_type("bot.reply").await;
+    assert_eq!(reply["in_reply_to"], waiting.as_str());
+    let (_, history) = refresh(&c.a.base, &token(&doc)).await;
+    assert_eq!(history["messages"].as_array().unwrap().len(), 4);
+}
+
+#[tokio::test]
+async fn two_workers_answer_each_message_exactly_once() {
+    let redis = Redis::start().await;
+    let url = redis.url();
+    let (a, b) = tokio::join!(Server::start(&url, &[]), Server::start(&url, &[]));
+    let _w1 = Worker::start(&url, &[("CONSUMER_NAME", "w1")]).await;
+    let _w2 = Worker::start(&url, &[("CONSUMER_NAME", "w2")]).await;
+
+    let mut sockets = Vec::new();
+    for i in 0..6 {
+        let node = if i % 2 == 0 { &a } else { &b };
+        let doc = new_session(&node.base, &format!("user{i}")).await;
+        let (ws, _) = Ws::hello(&node.ws_url("/ws", &token(&doc))).await;
+        sockets.push((token(&doc), ws));
+    }
+    for round in 0..8 {
+        for (_, ws) in sockets.iter_mut() {
+            ws.send(json!({"type": "bot.say", "text": format!("round {round}")}))
+                .await;
+        }
+    }
+    for (t, ws) in sockets.iter_mut() {
+        let mut acks = Vec::new();
+        let mut replies = Vec::new();
+        while acks.len() < 8 || replies.len() < 8 {
+            let frame = ws.recv().await;
+            match frame["type"].as_str() {
+                Some("ack") => acks.push(frame["id"].as_str().unwrap().to_string()),
+                Some("bot.reply") => {
+                    replies.push(frame["in_reply_to"].as_str().unwrap().to_string())
+                }
+                _ => panic!("unexpected {frame}"),
+            }
+        }
+        assert_eq!(replies, acks, "replies of {t} in order");
+        ws.assert_silent(Duration::from_millis(300)).await;
+        let (_, history) = refresh(&a.base, t).await;
+        assert_eq!(history["messages"].as_array().unwrap().len(), 16);
+    }
+
+    let client = redis.client().await;
+    let entries: Vec<(String, HashMap<String, String>)> = client
+        .xrange("response_channel", "-", "+", None)
+        .await
+        .unwrap();
+    let mut per_message: HashMap<String, usize> = HashMap::new();
+    for (_, fields) in &entries {
+        *per_message
+            .entry(fields["in_reply_to"].clone())
+            .or_default() += 1;
+    }
+    assert_eq!(per_message.len(), 48);
+    assert!(
+        per_message.values().all(|n| *n == 1),
+        "each message answered once"
+    );
+    let pending: Vec<fred::types::Value> = client
+        .custom(fred::cmd!("XPENDING"), vec!["message_channel", "workers"])
+        .await
+        .unwrap();
+    assert_eq!(
+        pending.first().and_then(|n| n.as_i64()),
+        Some(0),
+        "everything acknowledged"
+    );
+}
+
+#[tokio::test]
+async fn messages_left_pending_by_a_dead_worker_are_taken_over() {
+    let mut c = Cluster::start().await;
+    assert!(c
+        .worker
+        .proc
+        .terminate()
+        .await
+        .expect("worker stops")
+        .success());
+    let doc = new_session(&c.a.base, "orphan").await;
+    let (mut ws, _) = Ws::hello(&c.a.ws_url("/ws", &token(&doc))).await;
+    let id = say(&mut ws, "hello?").await;
+
+    // A worker that read the message and died before answering leaves it pending.
+    let client = c.redis.client().await;
+    let _: Value = client
+        .xreadgroup(
+            "workers",
+            "dead-worker",
+            Some(10),
+            None,
+            false,
+            "message_channel",
+            ">",
+        )
+        .await
+        .unwrap();
+
+    let _live = Worker::start(&c.redis.url(), &[("CLAIM_IDLE_MS", "1000")]).await;
+    let reply = ws.recv_type("bot.reply").await;
+    assert_eq!(reply["in_reply_to"], id.as_str());
+    ws.assert_silent(Duration::from_millis(500)).await;
+}
+
+#[derive(Clone, Default)]
+struct FakeLlm {
+    requests: Arc<Mutex<Vec<Value>>>,
+    fail: bool,
+}
+
+async fn completions(
+    State(fake): State<FakeLlm>,
+    Json(body): Json<Value>,
+) -> Result<Json<Value>, StatusCode> {
+    fake.requests.lock().unwrap().push(body.clone());
+    if fake.fail {
+        return Err(StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    let last = body["messages"]
+        .as_array()
+        .and_then(|m| m.last())
+        .map(|m| m["content"].clone());
+    let text = format!(
+        "model heard {}",
+        last.and_then(|c| c.as_str().map(String::from))
+            .unwrap_or_default()
+    );
+    Ok(Json(json!({
+        "id": "cmpl-1", "object": "chat.completion", "model": body["model"],
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}]
+    })))
+}
+
+async fn start_fake_llm(fake: FakeLlm) -> String {
+    let app = Router::new()
+        .route("/v1/chat/completions", post(completions))
+        .with_state(fake);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}/v1")
+}
+
+#[tokio::test]
+async fn with_llm_url_the_worker_answers_through_the_api_with_history_as_context() {
+    let fake = FakeLlm::default();
+    let llm_url = start_fake_llm(fake.clone()).await;
+    let redis = Redis::start().await;
+    let node = Server::start(&redis.url(), &[]).await;
+    let _worker = Worker::start(
+        &redis.url(),
+        &[
+            ("LLM_URL", llm_url.as_str()),
+            ("LLM_MODEL", "tiny"),
+            ("LLM_API_KEY", "k"),
+        ],
+    )
+    .await;
+    let doc = new_session(&node.base, "zoe").await;
+    let (mut ws, _) = Ws::hello(&node.ws_url("/ws", &token(&doc))).await;
+
+    say(&mut ws, "first question").await;
+    assert_eq!(
+        ws.recv_type("bot.reply").await["msg"],
+        "model heard first question"
+    );
+    say(&mut ws, "second question").await;
+    assert_eq!(
+        ws.recv_type("bot.reply").await["msg"],
+        "model heard second question"
+    );
+
+    let requests = fake.requests.lock().unwrap().clone();
+    assert_eq!(requests.len(), 2);
+    let last = &requests[1];
+    assert_eq!(last["model"], "tiny");
+    let messages = last["messages"].as_array().unwrap();
+    assert_eq!(messages[0]["role"], "system");
+    assert!(messages[0]["content"].as_str().unwrap().contains("zoe"));
+    let rest: Vec<(&str, &str)> = messages[1..]
+        .iter()
+        .map(|m| (m["role"].as_str().unwrap(), m["content"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        rest,
+        vec![
+            ("user", "first question"),
+            ("assistant", "model heard first question"),
+            ("user", "second question"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn when_the_llm_fails_the_built_in_bot_answers() {
+    let fake = FakeLlm {
+        fail: true,
+        ..FakeLlm::default()
+    };
+    let llm_url = start_fake_llm(fake.clone()).await;
+    let redis = Redis::start().await;
+    let node = Server::start(&redis.url(), &[]).await;
+    let _worker = Worker::start(&redis.url(), &[("LLM_URL", llm_url.as_str())]).await;
+    let doc = new_session(&node.base, "yuri").await;
+    let (mut ws, _) = Ws::hello(&node.ws_url("/ws", &token(&doc))).await;
+    say(&mut ws, "hello").await;
+    let reply = ws.recv_type("bot.reply").await;
+    assert!(
+        reply["msg"].as_str().unwrap().contains("Hello yuri"),
+        "{reply}"
+    );
+    assert_eq!(
+        fake.requests.lock().unwrap().len(),
+        1,
+        "the API was tried first"
+    );
+}
