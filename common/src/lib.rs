@@ -7,9 +7,11 @@
 //! - [`redis`]: connecting to Redis (single or cluster) and checking for RedisJSON.
 //! - [`streams`]: the public streams `message_channel` and `response_channel`.
 //! - [`lifecycle`]: logging set-up and the shutdown signal.
+//! - [`game`]: tic-tac-toe rules (pure).
 //! - [`clock`]: RFC 3339 timestamps as the protocol writes them.
 
 pub mod clock;
+pub mod game;
 pub mod keys;
 pub mod lifecycle;
 pub mod names;

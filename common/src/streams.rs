@@ -19,6 +19,8 @@ use crate::{
 pub struct HumanEntry {
     pub stream_id: String,
     pub token: String,
+    /// The sender's name, so the worker need not look it up.
+    pub name: Option<String>,
     pub message: ChatMessage,
 }
 
@@ -62,7 +64,12 @@ pub async fn ensure_worker_group(client: &Client) -> Result<(), Error> {
 }
 
 /// Adds a human message to `message_channel`; returns the stream ID.
-pub async fn add_human(client: &Client, token: &str, msg: &ChatMessage) -> Result<String, Error> {
+pub async fn add_human(
+    client: &Client,
+    token: &str,
+    name: &str,
+    msg: &ChatMessage,
+) -> Result<String, Error> {
     client
         .xadd(
             keys::MESSAGE_CHANNEL,
@@ -71,6 +78,7 @@ pub async fn add_human(client: &Client, token: &str, msg: &ChatMessage) -> Resul
             "*",
             vec![
                 ("token", token),
+                ("name", name),
                 ("id", msg.id.as_str()),
                 ("msg", msg.msg.as_str()),
                 ("ts", msg.timestamp.as_str()),
@@ -115,9 +123,11 @@ fn field(fields: &mut HashMap<String, String>, name: &str) -> String {
 
 impl HumanEntry {
     pub fn from_fields(stream_id: String, mut fields: HashMap<String, String>) -> Self {
+        let name = field(&mut fields, "name");
         HumanEntry {
             stream_id,
             token: field(&mut fields, "token"),
+            name: (!name.is_empty()).then_some(name),
             message: ChatMessage {
                 id: field(&mut fields, "id"),
                 source: Source::Human,

@@ -43,8 +43,13 @@ impl SayError {
     }
 }
 
-/// Stores `text` as a human message of `token` and queues it for the workers.
-pub async fn say(state: &AppState, token: &str, text: &str) -> Result<ChatMessage, SayError> {
+/// Stores `text` as a human message of `token` (named `name`) and queues it for the workers.
+pub async fn say(
+    state: &AppState,
+    token: &str,
+    name: &str,
+    text: &str,
+) -> Result<ChatMessage, SayError> {
     if text.trim().is_empty() {
         return Err(SayError::Empty);
     }
@@ -63,7 +68,7 @@ pub async fn say(state: &AppState, token: &str, text: &str) -> Result<ChatMessag
     if !stored {
         return Err(SayError::SessionGone);
     }
-    streams::add_human(&state.redis, token, &msg)
+    streams::add_human(&state.redis, token, name, &msg)
         .await
         .map_err(|e| {
             tracing::warn!(error = %e, "queueing a chat message failed");

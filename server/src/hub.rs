@@ -28,13 +28,15 @@ pub enum SocketKind {
 /// The sending half of one socket's bounded outbound queue.
 #[derive(Clone)]
 pub struct Outbox {
-    tx: mpsc::Sender<Message>,
+    /// Boxed frames: the channel allocates its slots up front, and a pointer per slot
+    /// keeps an idle socket's queue small.
+    tx: mpsc::Sender<Box<Message>>,
     /// Notified when the queue is full: the writer then closes the socket as too slow.
     kick: Arc<Notify>,
 }
 
 impl Outbox {
-    pub fn new(capacity: usize) -> (Outbox, mpsc::Receiver<Message>, Arc<Notify>) {
+    pub fn new(capacity: usize) -> (Outbox, mpsc::Receiver<Box<Message>>, Arc<Notify>) {
         let (tx, rx) = mpsc::channel(capacity);
         let kick = Arc::new(Notify::new());
         (
@@ -50,7 +52,7 @@ impl Outbox {
     /// Queues a frame without waiting. A full queue means the client cannot keep up:
     /// the socket is closed rather than left to grow memory.
     pub fn send(&self, msg: Message) {
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(msg) {
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(Box::new(msg)) {
             self.kick.notify_one();
         }
     }

@@ -86,6 +86,7 @@ fn close_frame(code: u16, reason: &str) -> Message {
 struct Client<'a> {
     state: &'a AppState,
     token: String,
+    name: String,
     kind: SocketKind,
     outbox: Outbox,
 }
@@ -97,7 +98,7 @@ async fn serve(mut socket: WebSocket, state: AppState, token: String, kind: Sock
             .await;
         return;
     }
-    let profile = match state.sessions.profile(&token).await {
+    let profile = match Box::pin(state.sessions.profile(&token)).await {
         Ok(Some(profile)) => profile,
         Ok(None) => {
             let _ = socket
@@ -121,7 +122,7 @@ async fn serve(mut socket: WebSocket, state: AppState, token: String, kind: Sock
     if kind == SocketKind::Ws {
         outbox.send_json(&ServerMsg::Hello {
             node: state.node_id.clone(),
-            name: profile.name,
+            name: profile.name.clone(),
             session_start: profile.session_start,
         });
     }
@@ -129,6 +130,7 @@ async fn serve(mut socket: WebSocket, state: AppState, token: String, kind: Sock
     let client = Client {
         state: &state,
         token,
+        name: profile.name,
         kind,
         outbox: outbox.clone(),
     };
@@ -147,7 +149,7 @@ async fn serve(mut socket: WebSocket, state: AppState, token: String, kind: Sock
 
 async fn write_loop(
     mut sink: SplitSink<WebSocket, Message>,
-    mut rx: mpsc::Receiver<Message>,
+    mut rx: mpsc::Receiver<Box<Message>>,
     kick: Arc<Notify>,
     state: &AppState,
 ) {
@@ -158,7 +160,7 @@ async fn write_loop(
             _ = state.shutdown.cancelled() => close_frame(close::GOING_AWAY, "server shutting down"),
             _ = kick.notified() => close_frame(close::SLOW, "client too slow"),
             msg = rx.recv() => match msg {
-                Some(msg) => msg,
+                Some(msg) => *msg,
                 None => return,
             },
             _ = ping.tick() => Message::Ping(Default::default()),
@@ -210,7 +212,9 @@ async fn read_loop(mut stream: SplitStream<WebSocket>, client: &Client<'_>) -> O
                 .send_json(&ServerMsg::error(None, ErrorCode::TooLarge, message));
             continue;
         }
-        if let Some(closing) = handle_text(client, text.as_str()).await {
+        // Boxed: the handler's state is large and only exists while a frame is handled,
+        // so it should not be part of every idle socket's task.
+        if let Some(closing) = Box::pin(handle_text(client, text.as_str())).await {
             return Some(closing);
         }
     }
@@ -238,22 +242,23 @@ async fn handle_text(client: &Client<'_>, text: &str) -> Option<Message> {
         },
     };
     match request {
-        ClientMsg::BotSay { text } => match bot_chat::say(client.state, &client.token, &text).await
-        {
-            Ok(msg) => {
-                if client.kind == SocketKind::Ws {
-                    client.outbox.send_json(&ServerMsg::Ack {
-                        reference,
-                        id: Some(msg.id),
-                    });
+        ClientMsg::BotSay { text } => {
+            match bot_chat::say(client.state, &client.token, &client.name, &text).await {
+                Ok(msg) => {
+                    if client.kind == SocketKind::Ws {
+                        client.outbox.send_json(&ServerMsg::Ack {
+                            reference,
+                            id: Some(msg.id),
+                        });
+                    }
+                    None
                 }
-                None
+                Err(e) => {
+                    client.outbox.send_json(&e.to_frame(reference));
+                    matches!(e, SayError::SessionGone)
+                        .then(|| close_frame(close::POLICY, "session expired"))
+                }
             }
-            Err(e) => {
-                client.outbox.send_json(&e.to_frame(reference));
-                matches!(e, SayError::SessionGone)
-                    .then(|| close_frame(close::POLICY, "session expired"))
-            }
-        },
+        }
     }
 }

@@ -112,17 +112,30 @@ impl Consumer {
         Ok(entries)
     }
 
+    /// Answers a batch: the messages of one token one after another (their replies keep
+    /// their order), different tokens concurrently (their commands share the pipelined
+    /// connection).
     async fn handle_all(&self, entries: Entries, shutdown: &CancellationToken) {
+        let mut by_token: Vec<(String, Vec<HumanEntry>)> = Vec::new();
         for (stream_id, fields) in entries {
-            if shutdown.is_cancelled() {
-                // Left pending: another worker (or this one's successor) will claim it.
-                return;
-            }
             let entry = HumanEntry::from_fields(stream_id, fields);
-            if let Err(e) = self.handle(&entry).await {
-                tracing::warn!(error = %e, id = %entry.message.id, "answering failed; it stays pending and will be retried");
+            match by_token.iter_mut().find(|(token, _)| *token == entry.token) {
+                Some((_, queue)) => queue.push(entry),
+                None => by_token.push((entry.token.clone(), vec![entry])),
             }
         }
+        let sessions = by_token.into_iter().map(|(_, queue)| async move {
+            for entry in queue {
+                if shutdown.is_cancelled() {
+                    // Left pending: another worker (or this one's successor) will claim it.
+                    return;
+                }
+                if let Err(e) = self.handle(&entry).await {
+                    tracing::warn!(error = %e, id = %entry.message.id, "answering failed; it stays pending and will be retried");
+                }
+            }
+        });
+        futures_util::future::join_all(sessions).await;
     }
 
     /// Answers one message; acks it only once the reply is stored and published.
@@ -159,15 +172,20 @@ impl Consumer {
 
     /// The bot's reply to `entry`, or `None` when its session is gone.
     async fn compose(&self, entry: &HumanEntry) -> Result<Option<ChatMessage>, anyhow::Error> {
-        let Some(profile) = self.sessions.profile(&entry.token).await? else {
-            return Ok(None);
+        // Servers put the sender's name in the entry; older entries may lack it.
+        let name = match &entry.name {
+            Some(name) => name.clone(),
+            None => match self.sessions.profile(&entry.token).await? {
+                Some(profile) => profile.name,
+                None => return Ok(None),
+            },
         };
-        let builtin = || bot::reply(&profile.name, &entry.message.msg);
+        let builtin = || bot::reply(&name, &entry.message.msg);
         let text = match &self.llm {
             None => builtin(),
             Some(llm) => {
                 let history = self.sessions.recent(&entry.token, CONTEXT_MESSAGES).await?;
-                match llm.answer(&profile.name, &history).await {
+                match llm.answer(&name, &history).await {
                     Ok(text) => text,
                     Err(e) => {
                         tracing::warn!(error = %e, "LLM failed; the built-in bot answers");

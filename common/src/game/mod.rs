@@ -1,0 +1,3 @@
+//! Tic-tac-toe: the pure rules ([`rules`]).
+
+pub mod rules;

@@ -1,0 +1,108 @@
+//! `load idle`: opens many authenticated `/ws` sockets on one node, holds them (answering
+//! the node's pings), and reports how much the node's resident memory grew per socket.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use futures_util::StreamExt;
+
+use crate::client;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The node to connect to.
+    #[arg(long, default_value = "http://127.0.0.1:3000")]
+    node: String,
+    /// Process ID of that node, for its resident memory (/proc/PID/status).
+    #[arg(long)]
+    pid: u32,
+    /// Sockets to open.
+    #[arg(long, default_value_t = 19_900)]
+    sockets: usize,
+    /// Distinct tokens the sockets use.
+    #[arg(long, default_value_t = 100)]
+    users: usize,
+    /// Loopback source addresses to spread the connections over.
+    #[arg(long, default_value_t = 4)]
+    sources: usize,
+    /// Connections opened at once.
+    #[arg(long, default_value_t = 200)]
+    concurrency: usize,
+    /// Seconds to hold the sockets after the measurement.
+    #[arg(long, default_value_t = 2)]
+    hold_secs: u64,
+}
+
+/// Resident memory of `pid` in KiB.
+fn rss_kib(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .with_context(|| format!("no process {pid}"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmRSS")
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    let addr = client::addr_of(&args.node)?;
+    let mut tokens = Vec::with_capacity(args.users);
+    for u in 0..args.users.max(1) {
+        tokens.push(client::new_token(&http, &args.node, &format!("idle{u}")).await?);
+    }
+    // One socket first, so lazily built parts of the node do not count per socket.
+    let warm = client::open_ws(addr, client::source_ip(0, 1), &tokens[0]).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = rss_kib(args.pid)?;
+    let started = Instant::now();
+
+    let opened: Vec<_> = futures_util::stream::iter(0..args.sockets)
+        .map(|i| {
+            let token = tokens[i % tokens.len()].clone();
+            let source = client::source_ip(i, args.sources);
+            async move { client::open_ws(addr, source, &token).await }
+        })
+        .buffer_unordered(args.concurrency)
+        .collect()
+        .await;
+    let mut held = Vec::with_capacity(args.sockets);
+    let mut failed = 0usize;
+    for socket in opened {
+        match socket {
+            Ok(mut ws) => held.push(tokio::spawn(async move {
+                while let Some(Ok(_)) = ws.next().await {}
+            })),
+            Err(e) => {
+                if failed == 0 {
+                    eprintln!("idle: a connection failed: {e}");
+                }
+                failed += 1;
+            }
+        }
+    }
+    let connect_time = started.elapsed();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = rss_kib(args.pid)?;
+    let open = held.len();
+    let per_socket = (after.saturating_sub(before) as f64 * 1024.0) / open.max(1) as f64;
+    println!(
+        "idle: {open} sockets open ({failed} failed) in {:.1} s; node RSS {:.1} MiB → {:.1} MiB: {:.0} bytes ({:.2} KiB) per socket",
+        connect_time.as_secs_f64(),
+        before as f64 / 1024.0,
+        after as f64 / 1024.0,
+        per_socket,
+        per_socket / 1024.0
+    );
+    tokio::time::sleep(Duration::from_secs(args.hold_secs)).await;
+    let still_open = held.iter().filter(|h| !h.is_finished()).count();
+    println!(
+        "idle: {still_open} of {open} sockets still open after holding {} s",
+        args.hold_secs
+    );
+    for h in held {
+        h.abort();
+    }
+    drop(warm);
+    Ok(())
+}
