@@ -7,6 +7,11 @@ pub fn now_rfc3339() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// Today's UTC date as `YYYYMMDD`.
+pub fn today() -> String {
+    Utc::now().format("%Y%m%d").to_string()
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now_millis() -> i64 {
     Utc::now().timestamp_millis()

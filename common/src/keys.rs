@@ -20,10 +20,97 @@ pub fn session(token: &str) -> String {
     format!("session:{token}")
 }
 
+/// Stream of games where it is the bot's turn, read by the workers through [`WORKER_GROUP`].
+pub const BOT_TURNS: &str = "bot_turns";
+
+/// Cap of [`BOT_TURNS`].
+pub const BOT_TURNS_MAXLEN: i64 = 10_000;
+
+/// The game object of PROTOCOL.md (RedisJSON). All keys of one game share the hash tag `{ID}`.
+pub fn game(id: &str) -> String {
+    format!("game:{{{id}}}")
+}
+
+/// Hash of one game's private seat data: `X`/`O` → token, `seen:X`/`seen:O` → last sign of
+/// life (ms), `rematch:X`/`rematch:O` → asked.
+pub fn game_seats(id: &str) -> String {
+    format!("game:{{{id}}}:seats")
+}
+
+/// Pub/sub channel of one game's changes (same slot as the game, for sharded pub/sub).
+pub fn game_channel(id: &str) -> String {
+    format!("game:{{{id}}}:events")
+}
+
+/// The chat room of a game.
+pub fn game_room(id: &str) -> String {
+    format!("game:{id}")
+}
+
+/// List of quick-match games waiting for an opponent: `ID \x1f TOKEN`.
+pub const MATCH_QUEUE: &str = "matchmaking:queue";
+
+/// Index of seated players' deadlines: member `ID \x1f SEAT`, score the time (ms) after
+/// which the seat counts as abandoned unless its node refreshed it.
+pub const SEAT_DEADLINES: &str = "presence:seats";
+
+/// Capped stream of one room's messages.
+pub fn room_log(room: &str) -> String {
+    format!("room:{{{room}}}:log")
+}
+
+/// Cap of a room's stream.
+pub const ROOM_LOG_MAXLEN: i64 = 5_000;
+
+/// Sorted set of one room's presence: member `NODE \x1f NAME`, score its expiry (ms).
+pub fn room_presence(room: &str) -> String {
+    format!("room:{{{room}}}:presence")
+}
+
+/// Pub/sub channel of one room's messages and presence events.
+pub fn room_channel(room: &str) -> String {
+    format!("room:{{{room}}}:events")
+}
+
+/// Index of room presence expiries: member `ROOM \x1f NODE \x1f NAME`, score its expiry (ms),
+/// so presence held by a dead node is found and removed.
+pub const ROOM_DEADLINES: &str = "presence:rooms";
+
+/// Sorted set of wins by player name. Leaderboard keys share the hash tag `{lb}`.
+pub const LEADERBOARD: &str = "leaderboard:{lb}:wins";
+
+/// Hash of one player's `wins`, `losses` and `draws`.
+pub fn player_stats(name: &str) -> String {
+    format!("leaderboard:{{lb}}:player:{name}")
+}
+
+/// HyperLogLog of the names that played on one UTC day (`YYYYMMDD`).
+pub fn players_of_day(day: &str) -> String {
+    format!("players:{day}")
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn session_key_matches_the_contract() {
         assert_eq!(super::session("abc"), "session:abc");
+    }
+
+    #[test]
+    fn keys_of_one_game_or_room_share_a_hash_tag() {
+        for key in [
+            super::game("g1"),
+            super::game_seats("g1"),
+            super::game_channel("g1"),
+        ] {
+            assert!(key.contains("{g1}"), "{key}");
+        }
+        for key in [
+            super::room_log("lobby"),
+            super::room_presence("lobby"),
+            super::room_channel("lobby"),
+        ] {
+            assert!(key.contains("{lobby}"), "{key}");
+        }
     }
 }

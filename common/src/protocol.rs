@@ -55,10 +55,79 @@ pub enum ErrorCode {
 pub enum ClientMsg {
     #[serde(rename = "bot.say")]
     BotSay { text: String },
+    #[serde(rename = "room.join")]
+    RoomJoin {
+        room: String,
+        #[serde(default)]
+        since: Option<String>,
+    },
+    #[serde(rename = "room.say")]
+    RoomSay { room: String, text: String },
+    #[serde(rename = "room.leave")]
+    RoomLeave { room: String },
+    #[serde(rename = "game.create")]
+    GameCreate {
+        #[serde(default)]
+        vs_bot: bool,
+    },
+    /// `play: true` asks for a seat only (`game_full` instead of watching).
+    #[serde(rename = "game.join")]
+    GameJoin {
+        game: String,
+        #[serde(default)]
+        play: bool,
+    },
+    #[serde(rename = "game.quick")]
+    GameQuick,
+    #[serde(rename = "game.move")]
+    GameMove { game: String, cell: i64 },
+    #[serde(rename = "game.rematch")]
+    GameRematch { game: String },
+    #[serde(rename = "game.leave")]
+    GameLeave { game: String },
 }
 
 /// Every `type` a client may send, so an unknown type is told apart from a malformed one.
-pub const CLIENT_TYPES: &[&str] = &["bot.say"];
+pub const CLIENT_TYPES: &[&str] = &[
+    "bot.say",
+    "room.join",
+    "room.say",
+    "room.leave",
+    "game.create",
+    "game.join",
+    "game.quick",
+    "game.move",
+    "game.rematch",
+    "game.leave",
+];
+
+impl ClientMsg {
+    /// The `type` of this request, for metrics and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ClientMsg::BotSay { .. } => "bot.say",
+            ClientMsg::RoomJoin { .. } => "room.join",
+            ClientMsg::RoomSay { .. } => "room.say",
+            ClientMsg::RoomLeave { .. } => "room.leave",
+            ClientMsg::GameCreate { .. } => "game.create",
+            ClientMsg::GameJoin { .. } => "game.join",
+            ClientMsg::GameQuick => "game.quick",
+            ClientMsg::GameMove { .. } => "game.move",
+            ClientMsg::GameRematch { .. } => "game.rematch",
+            ClientMsg::GameLeave { .. } => "game.leave",
+        }
+    }
+}
+
+/// A chat message of a room, as `room.message` and in `room.joined` histories.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomMessage {
+    pub room: String,
+    pub id: String,
+    pub from: String,
+    pub text: String,
+    pub timestamp: String,
+}
 
 /// A `/ws` frame the server sends.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -85,6 +154,36 @@ pub enum ServerMsg {
         message: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         retry_after_ms: Option<u64>,
+    },
+    #[serde(rename = "game.state")]
+    GameState {
+        #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+        reference: Option<String>,
+        game: crate::game::store::Game,
+    },
+    #[serde(rename = "room.joined")]
+    RoomJoined {
+        #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+        reference: Option<String>,
+        room: String,
+        members: Vec<String>,
+        history: Vec<RoomMessage>,
+        recovered: bool,
+    },
+    #[serde(rename = "room.message")]
+    RoomMessage {
+        #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+        reference: Option<String>,
+        #[serde(flatten)]
+        message: RoomMessage,
+    },
+    #[serde(rename = "room.presence")]
+    RoomPresence {
+        room: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        joined: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        left: Option<String>,
     },
     #[serde(rename = "bot.reply")]
     BotReply {

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use fred::prelude::*;
+use fred::{clients::SubscriberClient, prelude::*};
 
 /// How long a normal command may wait (including while Redis is being reconnected)
 /// before the caller gets an error it can report.
@@ -37,6 +37,9 @@ pub enum ConnectError {
 pub enum Role {
     Commands,
     Blocking,
+    /// A pub/sub subscriber: a deep buffer between its connection and the program, so a
+    /// burst of messages is not dropped.
+    Subscriber,
 }
 
 /// `url` with any password replaced by `***`, for logs and errors.
@@ -92,16 +95,19 @@ pub fn builder(url: &str, role: Role) -> Result<Builder, ConnectError> {
             c.internal_command_timeout = COMMAND_TIMEOUT;
             c.max_command_attempts = 3;
             c.unresponsive.max_timeout = Some(match role {
-                Role::Commands => COMMAND_TIMEOUT,
+                Role::Commands | Role::Subscriber => COMMAND_TIMEOUT,
                 Role::Blocking => BLOCKING_TIMEOUT,
             });
             c.unresponsive.interval = Duration::from_millis(500);
         })
         .with_performance_config(|p| {
             p.default_command_timeout = match role {
-                Role::Commands => COMMAND_TIMEOUT,
+                Role::Commands | Role::Subscriber => COMMAND_TIMEOUT,
                 Role::Blocking => BLOCKING_TIMEOUT,
             };
+            if role == Role::Subscriber {
+                p.broadcast_channel_capacity = 1 << 16;
+            }
         });
     Ok(builder)
 }
@@ -141,6 +147,33 @@ pub async fn connect(url: &str, role: Role) -> Result<Client, ConnectError> {
             },
         );
     }
+    Ok(client)
+}
+
+/// A subscriber client for `url` that re-subscribes by itself after a reconnect.
+pub async fn connect_subscriber(url: &str) -> Result<SubscriberClient, ConnectError> {
+    let client = builder(url, Role::Subscriber)?
+        .build_subscriber_client()
+        .map_err(|e| ConnectError::Url {
+            url: redacted(url),
+            reason: e.details().to_string(),
+        })?;
+    match tokio::time::timeout(CONNECT_TIMEOUT, client.init()).await {
+        Ok(Ok(_task)) => {}
+        Ok(Err(e)) => {
+            return Err(ConnectError::Unreachable {
+                url: redacted(url),
+                reason: e.details().to_string(),
+            })
+        }
+        Err(_) => {
+            return Err(ConnectError::Unreachable {
+                url: redacted(url),
+                reason: format!("no connection within {CONNECT_TIMEOUT:?}"),
+            })
+        }
+    }
+    let _resubscriber = client.manage_subscriptions();
     Ok(client)
 }
 

@@ -51,11 +51,11 @@ fn cap() -> XCap {
         .expect("a valid MAXLEN cap")
 }
 
-/// Creates the consumer group `workers` (and the stream) unless it exists. It starts at
-/// the stream's beginning, so messages sent before any worker ran are still answered.
-pub async fn ensure_worker_group(client: &Client) -> Result<(), Error> {
+/// Creates the consumer group `workers` on `stream` (and the stream) unless it exists. It
+/// starts at the stream's beginning, so entries added before any worker ran are handled.
+pub async fn ensure_worker_group(client: &Client, stream: &str) -> Result<(), Error> {
     let created: Result<(), Error> = client
-        .xgroup_create(keys::MESSAGE_CHANNEL, keys::WORKER_GROUP, "0", true)
+        .xgroup_create(stream, keys::WORKER_GROUP, "0", true)
         .await;
     match created {
         Err(e) if !e.details().contains("BUSYGROUP") => Err(e),

@@ -28,6 +28,10 @@ pub struct Config {
     #[arg(long, env = "MAX_FRAME_BYTES", default_value_t = 16 * 1024, value_parser = clap::value_parser!(u64).range(64..=16 * 1024 * 1024))]
     pub max_frame_bytes: u64,
 
+    /// A seated player whose sockets are all gone this long loses the game (abandoned).
+    #[arg(long, env = "ABANDON_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub abandon_secs: u64,
+
     /// Folder of the browser client served at `/`.
     #[arg(long, env = "WEB_DIR", default_value = "web")]
     pub web_dir: PathBuf,

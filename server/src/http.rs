@@ -1,4 +1,5 @@
-//! The HTTP routes of PROTOCOL.md: `POST /token`, `GET /refresh_token`, `GET /health`.
+//! The HTTP routes of PROTOCOL.md: `POST /token`, `GET /refresh_token`, `GET /health`,
+//! `GET /leaderboard`, `GET /players/count`.
 //! Errors are JSON: `{"error":{"code":…,"message":…}}` with a 4xx or 503 status.
 
 use axum::{
@@ -128,4 +129,16 @@ pub async fn health(State(state): State<AppState>) -> Response {
         )
             .into_response(),
     }
+}
+
+/// `GET /leaderboard`: the top 10 players by wins.
+pub async fn leaderboard(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let top = state.games.leaderboard(10).await.map_err(unavailable)?;
+    Ok(Json(json!({ "top": top })).into_response())
+}
+
+/// `GET /players/count`: about how many distinct names played today (UTC).
+pub async fn players_count(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let estimated = state.games.players_today().await.map_err(unavailable)?;
+    Ok(Json(json!({ "estimated": estimated })).into_response())
 }

@@ -1,11 +1,17 @@
-//! The sockets this node holds, by token, so that a bot reply read from `response_channel`
-//! reaches every socket of its token here. Nothing in it is needed by another node.
+//! The sockets this node holds, and which games and rooms each one follows. Nothing in it
+//! is needed by another node: it only routes what Redis delivers (bot replies from
+//! `response_channel`, game and room events from pub/sub) to the right local sockets.
 //!
-//! A std `Mutex` guards the map: it is held only for a lookup and a few non-blocking
+//! Each socket following a channel has a cursor (the game version or room stream ID it
+//! has seen), so a state or message that reaches the node twice (pub/sub and a resync
+//! after a reconnect) is delivered once, and a socket that is still joining a room buffers
+//! what arrives until its history has been sent.
+//!
+//! A std `Mutex` guards the maps: it is held only for lookups and non-blocking
 //! `try_send`s, never across an `.await`.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{
         atomic::{AtomicU64, Ordering},
         Arc, Mutex,
@@ -13,7 +19,10 @@ use std::{
 };
 
 use axum::extract::ws::{Message, Utf8Bytes};
-use common::protocol::{ChatMessage, ServerMsg};
+use common::{
+    game::store::Origin,
+    protocol::{ChatMessage, ServerMsg},
+};
 use tokio::sync::{mpsc, Notify};
 
 /// Which endpoint a socket came through; it decides the shape of a bot reply.
@@ -60,86 +69,367 @@ impl Outbox {
     pub fn send_json(&self, msg: &ServerMsg) {
         self.send(Message::Text(msg.to_json().into()));
     }
+
+    fn send_text(&self, text: &Utf8Bytes) {
+        self.send(Message::Text(text.clone()));
+    }
 }
 
-struct Entry {
-    id: u64,
+/// A position in a channel: a game's version, or a room stream ID as `ms << 64 | seq`.
+pub type Position = u128;
+
+/// Parses a stream ID (`1700000000000-3`) into a [`Position`].
+pub fn stream_position(id: &str) -> Option<Position> {
+    let (ms, seq) = id.split_once('-')?;
+    Some((u128::from(ms.parse::<u64>().ok()?) << 64) | u128::from(seq.parse::<u64>().ok()?))
+}
+
+struct Conn {
+    token: String,
+    name: String,
     kind: SocketKind,
     outbox: Outbox,
+    channels: HashSet<String>,
+    /// Games this socket plays in, kept alive by the node's heartbeat.
+    seats: HashSet<String>,
+    /// A quick-match game this socket waits in.
+    queued: Option<String>,
 }
 
-/// Sockets of this node by token.
+#[derive(Default)]
+struct Member {
+    seen: Option<Position>,
+    /// `Some` while joining: frames held back until the join's answer is sent.
+    held: Option<Vec<(Position, Utf8Bytes)>>,
+}
+
+#[derive(Default)]
+struct Inner {
+    conns: HashMap<u64, Conn>,
+    by_token: HashMap<String, Vec<u64>>,
+    channels: HashMap<String, HashMap<u64, Member>>,
+}
+
+/// Sockets of this node.
 #[derive(Default)]
 pub struct Hub {
     next_id: AtomicU64,
-    by_token: Mutex<HashMap<String, Vec<Entry>>>,
+    inner: Mutex<Inner>,
 }
 
-/// Removes its socket from the hub when dropped.
-pub struct Registration<'a> {
-    hub: &'a Hub,
-    token: String,
-    id: u64,
-}
-
-impl Drop for Registration<'_> {
-    fn drop(&mut self) {
-        let mut map = self.hub.by_token.lock().expect("hub lock");
-        if let Some(entries) = map.get_mut(&self.token) {
-            entries.retain(|e| e.id != self.id);
-            if entries.is_empty() {
-                map.remove(&self.token);
-            }
-        }
-    }
+/// What a closed socket leaves behind for its task to clean up in Redis.
+#[derive(Default)]
+pub struct Leftovers {
+    /// Channels no local socket follows any more: unsubscribe.
+    pub emptied: Vec<String>,
+    /// Channels the socket followed (rooms to leave).
+    pub channels: Vec<String>,
+    pub queued: Option<String>,
 }
 
 impl Hub {
-    pub fn register(&self, token: &str, kind: SocketKind, outbox: Outbox) -> Registration<'_> {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let mut map = self.by_token.lock().expect("hub lock");
-        map.entry(token.to_string())
-            .or_default()
-            .push(Entry { id, kind, outbox });
-        Registration {
-            hub: self,
-            token: token.to_string(),
-            id,
-        }
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().expect("hub lock")
     }
 
-    /// Hands a bot reply to every socket of `token` on this node.
-    pub fn deliver_reply(&self, token: &str, msg: &ChatMessage) {
-        let map = self.by_token.lock().expect("hub lock");
-        let Some(entries) = map.get(token) else {
-            return;
+    /// Adds a socket; returns its ID on this node.
+    pub fn register(&self, token: &str, name: &str, kind: SocketKind, outbox: Outbox) -> u64 {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut inner = self.lock();
+        inner.conns.insert(
+            id,
+            Conn {
+                token: token.to_string(),
+                name: name.to_string(),
+                kind,
+                outbox,
+                channels: HashSet::new(),
+                seats: HashSet::new(),
+                queued: None,
+            },
+        );
+        inner
+            .by_token
+            .entry(token.to_string())
+            .or_default()
+            .push(id);
+        id
+    }
+
+    /// Removes a socket and everything it followed.
+    pub fn unregister(&self, id: u64) -> Leftovers {
+        let mut inner = self.lock();
+        let Some(conn) = inner.conns.remove(&id) else {
+            return Leftovers::default();
         };
-        let mut chat: Option<Utf8Bytes> = None;
-        let mut ws: Option<Utf8Bytes> = None;
-        for entry in entries {
-            let text = match entry.kind {
-                SocketKind::Chat => chat
-                    .get_or_insert_with(|| {
-                        serde_json::to_string(msg)
-                            .expect("message serializes")
-                            .into()
-                    })
-                    .clone(),
-                SocketKind::Ws => ws
-                    .get_or_insert_with(|| ServerMsg::bot_reply(msg.clone()).to_json().into())
-                    .clone(),
-            };
-            entry.outbox.send(Message::Text(text));
+        if let Some(ids) = inner.by_token.get_mut(&conn.token) {
+            ids.retain(|c| *c != id);
+            if ids.is_empty() {
+                inner.by_token.remove(&conn.token);
+            }
         }
+        let mut left = Leftovers {
+            queued: conn.queued,
+            ..Leftovers::default()
+        };
+        for channel in conn.channels {
+            if let Some(members) = inner.channels.get_mut(&channel) {
+                members.remove(&id);
+                if members.is_empty() {
+                    inner.channels.remove(&channel);
+                    left.emptied.push(channel.clone());
+                }
+            }
+            left.channels.push(channel);
+        }
+        left
     }
 
     /// Number of sockets held.
     pub fn sockets(&self) -> usize {
-        self.by_token
-            .lock()
-            .expect("hub lock")
+        self.lock().conns.len()
+    }
+
+    /// Hands a bot reply to every socket of `token` on this node.
+    pub fn deliver_reply(&self, token: &str, msg: &ChatMessage) {
+        let inner = self.lock();
+        let Some(ids) = inner.by_token.get(token) else {
+            return;
+        };
+        let mut chat: Option<Utf8Bytes> = None;
+        let mut ws: Option<Utf8Bytes> = None;
+        for conn in ids.iter().filter_map(|id| inner.conns.get(id)) {
+            let text = match conn.kind {
+                SocketKind::Chat => chat.get_or_insert_with(|| {
+                    serde_json::to_string(msg)
+                        .expect("message serializes")
+                        .into()
+                }),
+                SocketKind::Ws => {
+                    ws.get_or_insert_with(|| ServerMsg::bot_reply(msg.clone()).to_json().into())
+                }
+            };
+            conn.outbox.send_text(text);
+        }
+    }
+
+    /// Starts following `channel`; `joining` holds deliveries back until
+    /// [`Hub::joined`]. Returns whether it is the first local follower (subscribe).
+    pub fn follow(&self, channel: &str, id: u64, joining: bool) -> bool {
+        let mut inner = self.lock();
+        let Some(conn) = inner.conns.get_mut(&id) else {
+            return false;
+        };
+        conn.channels.insert(channel.to_string());
+        let members = inner.channels.entry(channel.to_string()).or_default();
+        let first = members.is_empty();
+        let member = members.entry(id).or_default();
+        if joining {
+            member.held = Some(Vec::new());
+        }
+        first
+    }
+
+    /// Stops following `channel`; returns whether no local socket follows it any more.
+    pub fn unfollow(&self, channel: &str, id: u64) -> bool {
+        let mut inner = self.lock();
+        if let Some(conn) = inner.conns.get_mut(&id) {
+            conn.channels.remove(channel);
+        }
+        let Some(members) = inner.channels.get_mut(channel) else {
+            return true;
+        };
+        members.remove(&id);
+        if members.is_empty() {
+            inner.channels.remove(channel);
+            return true;
+        }
+        false
+    }
+
+    pub fn follows(&self, channel: &str, id: u64) -> bool {
+        self.lock()
+            .channels
+            .get(channel)
+            .is_some_and(|m| m.contains_key(&id))
+    }
+
+    pub fn has_followers(&self, channel: &str) -> bool {
+        self.lock().channels.contains_key(channel)
+    }
+
+    /// Every channel followed here.
+    pub fn channels(&self) -> Vec<String> {
+        self.lock().channels.keys().cloned().collect()
+    }
+
+    /// The lowest position any follower of `channel` has seen (where a resync starts).
+    pub fn low_position(&self, channel: &str) -> Option<Position> {
+        let inner = self.lock();
+        inner
+            .channels
+            .get(channel)?
             .values()
-            .map(Vec::len)
-            .sum()
+            .filter_map(|m| m.seen)
+            .min()
+    }
+
+    /// Ends a join: sends `answer` (seen up to `position`), then what was held back and
+    /// is newer.
+    pub fn joined(&self, channel: &str, id: u64, position: Option<Position>, answer: &ServerMsg) {
+        let mut inner = self.lock();
+        let Inner {
+            conns, channels, ..
+        } = &mut *inner;
+        let (Some(conn), Some(member)) = (
+            conns.get(&id),
+            channels.get_mut(channel).and_then(|m| m.get_mut(&id)),
+        ) else {
+            return;
+        };
+        conn.outbox.send_json(answer);
+        member.seen = position.max(member.seen);
+        for (pos, frame) in member.held.take().unwrap_or_default() {
+            if member.seen.is_none_or(|seen| pos > seen) {
+                member.seen = Some(pos);
+                conn.outbox.send_text(&frame);
+            }
+        }
+    }
+
+    /// Sends `frame` (at `position`) to the follower that asked for it, whatever it has
+    /// seen, and counts it as seen.
+    pub fn answer(&self, channel: &str, id: u64, position: Position, frame: &ServerMsg) {
+        let mut inner = self.lock();
+        let Inner {
+            conns, channels, ..
+        } = &mut *inner;
+        let Some(conn) = conns.get(&id) else { return };
+        conn.outbox.send_json(frame);
+        if let Some(member) = channels.get_mut(channel).and_then(|m| m.get_mut(&id)) {
+            member.seen = Some(position).max(member.seen);
+        }
+    }
+
+    /// Delivers an event at `position` to every follower that has not seen it. The socket
+    /// named by `origin` (on `node`) gets `with_ref`, the others `plain`.
+    pub fn publish(
+        &self,
+        channel: &str,
+        position: Position,
+        node: &str,
+        origin: Option<&Origin>,
+        plain: &ServerMsg,
+        with_ref: impl Fn() -> ServerMsg,
+    ) {
+        let mut inner = self.lock();
+        let Inner {
+            conns, channels, ..
+        } = &mut *inner;
+        let Some(members) = channels.get_mut(channel) else {
+            return;
+        };
+        let mut plain_text: Option<Utf8Bytes> = None;
+        for (id, member) in members.iter_mut() {
+            let Some(conn) = conns.get(id) else { continue };
+            let is_origin =
+                origin.is_some_and(|o| o.node == node && o.conn == *id && o.reference.is_some());
+            let text: Utf8Bytes = if is_origin {
+                with_ref().to_json().into()
+            } else {
+                plain_text
+                    .get_or_insert_with(|| plain.to_json().into())
+                    .clone()
+            };
+            if let Some(held) = member.held.as_mut() {
+                held.push((position, text));
+            } else if member.seen.is_none_or(|seen| position > seen) {
+                member.seen = Some(position);
+                conn.outbox.send_text(&text);
+            }
+        }
+    }
+
+    /// Sends a presence event to the followers of `channel`, except the sockets of `name`.
+    pub fn presence(&self, channel: &str, name: &str, frame: &ServerMsg) {
+        let inner = self.lock();
+        let Some(members) = inner.channels.get(channel) else {
+            return;
+        };
+        let text: Utf8Bytes = frame.to_json().into();
+        for id in members.keys() {
+            if let Some(conn) = inner.conns.get(id).filter(|c| c.name != name) {
+                conn.outbox.send_text(&text);
+            }
+        }
+    }
+
+    /// Whether another local socket of `name` follows `channel` (presence is per name).
+    pub fn name_follows(&self, channel: &str, name: &str, except: u64) -> bool {
+        let inner = self.lock();
+        inner.channels.get(channel).is_some_and(|members| {
+            members
+                .keys()
+                .any(|id| *id != except && inner.conns.get(id).is_some_and(|c| c.name == name))
+        })
+    }
+
+    /// Names following room channels here, for the presence heartbeat: `(channel, name)`.
+    pub fn room_names(&self, is_room: impl Fn(&str) -> bool) -> HashSet<(String, String)> {
+        let inner = self.lock();
+        let mut names = HashSet::new();
+        for (channel, members) in &inner.channels {
+            if is_room(channel) {
+                for id in members.keys() {
+                    if let Some(conn) = inner.conns.get(id) {
+                        names.insert((channel.clone(), conn.name.clone()));
+                    }
+                }
+            }
+        }
+        names
+    }
+
+    /// Records that socket `id` has a seat in `game`.
+    pub fn seat(&self, id: u64, game: &str) {
+        if let Some(conn) = self.lock().conns.get_mut(&id) {
+            conn.seats.insert(game.to_string());
+        }
+    }
+
+    pub fn unseat(&self, id: u64, game: &str) {
+        if let Some(conn) = self.lock().conns.get_mut(&id) {
+            conn.seats.remove(game);
+        }
+    }
+
+    /// Every seat held by a socket of this node: `(game, token)`.
+    pub fn seats(&self) -> HashSet<(String, String)> {
+        let inner = self.lock();
+        inner
+            .conns
+            .values()
+            .flat_map(|c| c.seats.iter().map(|g| (g.clone(), c.token.clone())))
+            .collect()
+    }
+
+    pub fn set_queued(&self, id: u64, game: Option<String>) {
+        if let Some(conn) = self.lock().conns.get_mut(&id) {
+            conn.queued = game;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_ids_order_as_positions() {
+        let a = stream_position("1700000000000-3").unwrap();
+        let b = stream_position("1700000000000-10").unwrap();
+        let c = stream_position("1700000000001-0").unwrap();
+        assert!(a < b && b < c);
+        assert!(stream_position("nope").is_none());
     }
 }

@@ -6,16 +6,25 @@
 //! - [`http`]: the HTTP routes (`/token`, `/refresh_token`, `/health`).
 //! - [`socket`]: the life of one WebSocket (`/chat`, `/ws`).
 //! - [`bot_chat`]: a human message to the bot, stored before it is acknowledged.
-//! - [`hub`]: this node's sockets by token.
+//! - [`games`]: the tic-tac-toe requests.
+//! - [`rooms`]: chat rooms between people, with history, recovery and presence.
+//! - [`hub`]: this node's sockets, and the games and rooms each follows.
+//! - [`bus`]: pub/sub between nodes for games and rooms, with resync after reconnects.
 //! - [`delivery`]: bot replies from `response_channel` to this node's sockets.
+//! - [`sweeper`]: heartbeats and the sweep that ends games of players gone too long and
+//!   removes presence of dead nodes.
 
 pub mod bot_chat;
+pub mod bus;
 pub mod config;
 pub mod delivery;
+pub mod games;
 pub mod http;
 pub mod hub;
+pub mod rooms;
 pub mod socket;
 pub mod state;
+pub mod sweeper;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -24,6 +33,7 @@ use axum::{
     Router,
 };
 use common::{
+    game::store::Games,
     keys,
     redis::{self, ConnectError, Role},
     session::Sessions,
@@ -55,16 +65,22 @@ impl Node {
             url: redis::redacted(&config.redis_url),
             reason: e.details().to_string(),
         };
-        streams::ensure_worker_group(&redis)
+        streams::ensure_worker_group(&redis, keys::MESSAGE_CHANNEL)
             .await
             .map_err(unreachable)?;
         let start = streams::last_id(&reader, keys::RESPONSE_CHANNEL)
             .await
             .map_err(unreachable)?;
+        let sharded = redis::is_cluster(&config.redis_url);
+        let subscriber = redis::connect_subscriber(&config.redis_url).await?;
+        let (bus, subscription_requests) = bus::Bus::new(subscriber, sharded);
         let state = AppState {
             inner: Arc::new(Inner {
                 node_id: config.node_id(),
                 sessions: Sessions::new(redis.clone(), config.session_ttl_secs),
+                games: Games::new(redis.clone(), sharded),
+                rooms: rooms::Rooms::new(redis.clone(), sharded),
+                bus,
                 redis,
                 config,
                 hub: hub::Hub::default(),
@@ -73,6 +89,10 @@ impl Node {
             }),
         };
         let delivery = tokio::spawn(delivery::run(state.clone(), reader, start));
+        tokio::spawn(bus::run_subscriptions(state.clone(), subscription_requests));
+        tokio::spawn(bus::run_dispatch(state.clone()));
+        tokio::spawn(sweeper::run_heartbeat(state.clone()));
+        tokio::spawn(sweeper::run_sweeper(state.clone()));
         Ok(Node { state, delivery })
     }
 
@@ -86,6 +106,8 @@ impl Node {
             .route("/token", post(http::create_token))
             .route("/refresh_token", get(http::refresh_token))
             .route("/health", get(http::health))
+            .route("/leaderboard", get(http::leaderboard))
+            .route("/players/count", get(http::players_count))
             .route("/chat", get(socket::chat))
             .route("/ws", get(socket::ws))
             .fallback_service(ServeDir::new(&self.state.config.web_dir))

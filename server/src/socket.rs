@@ -21,7 +21,9 @@ use tokio::sync::{mpsc, Notify};
 
 use crate::{
     bot_chat::{self, SayError},
+    games,
     hub::{Outbox, SocketKind},
+    rooms,
     state::AppState,
 };
 
@@ -82,13 +84,15 @@ fn close_frame(code: u16, reason: &str) -> Message {
     }))
 }
 
-/// What a socket task knows about its client.
-struct Client<'a> {
-    state: &'a AppState,
-    token: String,
-    name: String,
-    kind: SocketKind,
-    outbox: Outbox,
+/// What a socket task knows about its client; request handlers get it.
+pub struct Peer<'a> {
+    pub state: &'a AppState,
+    /// This socket's ID on this node.
+    pub id: u64,
+    pub token: String,
+    pub name: String,
+    pub kind: SocketKind,
+    pub outbox: Outbox,
 }
 
 async fn serve(mut socket: WebSocket, state: AppState, token: String, kind: SocketKind) {
@@ -118,7 +122,9 @@ async fn serve(mut socket: WebSocket, state: AppState, token: String, kind: Sock
         }
     };
     let (outbox, rx, kick) = Outbox::new(OUTBOX_CAPACITY);
-    let _registration = state.hub.register(&token, kind, outbox.clone());
+    let id = state
+        .hub
+        .register(&token, &profile.name, kind, outbox.clone());
     if kind == SocketKind::Ws {
         outbox.send_json(&ServerMsg::Hello {
             node: state.node_id.clone(),
@@ -127,8 +133,9 @@ async fn serve(mut socket: WebSocket, state: AppState, token: String, kind: Sock
         });
     }
     let (sink, stream) = socket.split();
-    let client = Client {
+    let peer = Peer {
         state: &state,
+        id,
         token,
         name: profile.name,
         kind,
@@ -136,7 +143,7 @@ async fn serve(mut socket: WebSocket, state: AppState, token: String, kind: Sock
     };
     let mut writer = pin!(write_loop(sink, rx, kick, &state));
     tokio::select! {
-        closing = read_loop(stream, &client) => {
+        closing = read_loop(stream, &peer) => {
             if let Some(frame) = closing {
                 // Let the writer flush what is queued and the close frame, briefly.
                 outbox.send(frame);
@@ -144,6 +151,30 @@ async fn serve(mut socket: WebSocket, state: AppState, token: String, kind: Sock
             }
         }
         _ = &mut writer => {}
+    }
+    Box::pin(clean_up(&peer)).await;
+}
+
+/// What a closed socket leaves in Redis: presence in its rooms, its place in the
+/// quick-match queue (its waiting game ends), and subscriptions no other local socket needs.
+async fn clean_up(peer: &Peer<'_>) {
+    let state = peer.state;
+    let left = state.hub.unregister(peer.id);
+    for channel in &left.emptied {
+        state.bus.sync(channel).await;
+    }
+    for channel in &left.channels {
+        if let Some(room) = rooms::room_of_channel(channel) {
+            if let Err((_, e)) = rooms::leave(state, peer.id, &peer.name, room).await {
+                tracing::warn!(room, error = %e, "leaving a room on close failed");
+            }
+        }
+    }
+    if let Some(game) = left.queued {
+        let _ = state.games.unqueue(&game, &peer.token).await;
+        if let Err(e) = state.games.leave(&game, &peer.token, None).await {
+            tracing::warn!(%game, error = %e, "ending a waiting quick-match game failed");
+        }
     }
 }
 
@@ -173,7 +204,7 @@ async fn write_loop(
 }
 
 /// Reads frames until the client leaves; returns the close frame to send, if any.
-async fn read_loop(mut stream: SplitStream<WebSocket>, client: &Client<'_>) -> Option<Message> {
+async fn read_loop(mut stream: SplitStream<WebSocket>, client: &Peer<'_>) -> Option<Message> {
     loop {
         let frame = match tokio::time::timeout(IDLE_LIMIT, stream.next()).await {
             Err(_) => return Some(close_frame(close::IDLE, "no traffic for 60 s")),
@@ -221,8 +252,8 @@ async fn read_loop(mut stream: SplitStream<WebSocket>, client: &Client<'_>) -> O
 }
 
 /// Answers one text frame; returns a close frame when the socket must end.
-async fn handle_text(client: &Client<'_>, text: &str) -> Option<Message> {
-    let (reference, request) = match client.kind {
+async fn handle_text(peer: &Peer<'_>, text: &str) -> Option<Message> {
+    let (reference, request) = match peer.kind {
         SocketKind::Chat => (
             None,
             ClientMsg::BotSay {
@@ -232,7 +263,7 @@ async fn handle_text(client: &Client<'_>, text: &str) -> Option<Message> {
         SocketKind::Ws => match parse_client(text) {
             Ok(parsed) => parsed,
             Err(bad) => {
-                client.outbox.send_json(&ServerMsg::error(
+                peer.outbox.send_json(&ServerMsg::error(
                     bad.reference,
                     ErrorCode::BadRequest,
                     bad.message,
@@ -241,12 +272,12 @@ async fn handle_text(client: &Client<'_>, text: &str) -> Option<Message> {
             }
         },
     };
-    match request {
+    let outcome = match request {
         ClientMsg::BotSay { text } => {
-            match bot_chat::say(client.state, &client.token, &client.name, &text).await {
+            return match bot_chat::say(peer.state, &peer.token, &peer.name, &text).await {
                 Ok(msg) => {
-                    if client.kind == SocketKind::Ws {
-                        client.outbox.send_json(&ServerMsg::Ack {
+                    if peer.kind == SocketKind::Ws {
+                        peer.outbox.send_json(&ServerMsg::Ack {
                             reference,
                             id: Some(msg.id),
                         });
@@ -254,11 +285,43 @@ async fn handle_text(client: &Client<'_>, text: &str) -> Option<Message> {
                     None
                 }
                 Err(e) => {
-                    client.outbox.send_json(&e.to_frame(reference));
+                    peer.outbox.send_json(&e.to_frame(reference));
                     matches!(e, SayError::SessionGone)
                         .then(|| close_frame(close::POLICY, "session expired"))
                 }
-            }
+            };
         }
+        ClientMsg::RoomJoin { room, since } => {
+            rooms::join(peer, &room, since.as_deref(), reference.clone()).await
+        }
+        ClientMsg::RoomSay { room, text } => {
+            rooms::say(peer, &room, &text, reference.clone()).await
+        }
+        ClientMsg::RoomLeave { room } => match rooms::validate(&room) {
+            Err(why) => Err((ErrorCode::BadRequest, why.to_string())),
+            Ok(()) => rooms::leave(peer.state, peer.id, &peer.name, &room)
+                .await
+                .map(|()| {
+                    peer.outbox.send_json(&ServerMsg::Ack {
+                        reference: reference.clone(),
+                        id: None,
+                    });
+                }),
+        },
+        ClientMsg::GameCreate { vs_bot } => games::create(peer, vs_bot, reference.clone()).await,
+        ClientMsg::GameJoin { game, play } => {
+            games::join(peer, &game, play, reference.clone()).await
+        }
+        ClientMsg::GameQuick => games::quick(peer, reference.clone()).await,
+        ClientMsg::GameMove { game, cell } => {
+            games::play(peer, &game, cell, reference.clone()).await
+        }
+        ClientMsg::GameRematch { game } => games::rematch(peer, &game, reference.clone()).await,
+        ClientMsg::GameLeave { game } => games::leave(peer, &game, reference.clone()).await,
+    };
+    if let Err((code, message)) = outcome {
+        peer.outbox
+            .send_json(&ServerMsg::error(reference, code, message));
     }
+    None
 }

@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
-use common::session::Sessions;
+use common::{game::store::Games, session::Sessions};
 use fred::prelude::Client;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::{config::Config, hub::Hub};
+use crate::{bus::Bus, config::Config, hub::Hub, rooms::Rooms};
 
 /// Shared state of one node; cheap to clone.
 #[derive(Clone)]
@@ -20,6 +20,10 @@ pub struct Inner {
     /// Pipelined command client (never used for blocking reads).
     pub redis: Client,
     pub sessions: Sessions,
+    pub games: Games,
+    pub rooms: Rooms,
+    /// Pub/sub for games and rooms.
+    pub bus: Bus,
     /// Sockets held by this node, by token.
     pub hub: Hub,
     /// Cancelled when the node shuts down: every socket closes with 1001.

@@ -82,7 +82,7 @@ impl Consumer {
             Ok(Err(e)) => {
                 // The group vanishes with the stream (e.g. a Redis restarted without persistence).
                 if e.details().contains("NOGROUP") {
-                    streams::ensure_worker_group(&self.redis).await?;
+                    streams::ensure_worker_group(&self.redis, keys::MESSAGE_CHANNEL).await?;
                 }
                 Err(e)
             }

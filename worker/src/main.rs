@@ -11,8 +11,8 @@ async fn main() -> ExitCode {
     let config = Config::parse();
     lifecycle::init_tracing();
     match worker::connect(&config).await {
-        Ok(consumer) => {
-            worker::run(consumer, lifecycle::shutdown_signal()).await;
+        Ok(w) => {
+            worker::run(w, lifecycle::shutdown_signal()).await;
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -1,0 +1,223 @@
+-- Every change to one game, as one atomic step: it validates seat, turn, cell and status,
+-- applies the change, bumps the version, stores the game and publishes it on the game's
+-- channel, so two nodes can never both accept a move for one turn.
+--
+-- KEYS[1] the game object (RedisJSON), KEYS[2] its private seats hash: X and O hold the
+-- seated tokens, seen:TOKEN the last sign of life (ms), rematch:SEAT a rematch request.
+-- ARGV[1] op, ARGV[2] now (ms), ARGV[3] PUBLISH or SPUBLISH, ARGV[4] channel,
+-- ARGV[5] origin of the request (JSON, or '' for none), ARGV[6..] the op's arguments.
+--
+-- Answers: {'state', GAME} changed and published (a third element 'ended' when the change
+-- finished the game, for the results); {'view', GAME, SEAT} unchanged, for the requester;
+-- {'ack'}; {'fresh'}; {'err', CODE, MESSAGE}.
+
+local op, now, publish, channel, origin = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
+local null = cjson.null
+local LINES = {{0, 1, 2}, {3, 4, 5}, {6, 7, 8}, {0, 3, 6}, {1, 4, 7}, {2, 5, 8}, {0, 4, 8}, {2, 4, 6}}
+local TTL = 86400
+
+local function err(code, message)
+  return {'err', code, message}
+end
+
+local function load()
+  local raw = redis.call('JSON.GET', KEYS[1], '$')
+  if not raw then
+    return nil
+  end
+  return cjson.decode(raw)[1]
+end
+
+local function other(seat)
+  if seat == 'X' then return 'O' end
+  return 'X'
+end
+
+local function seat_of(token)
+  for _, seat in ipairs({'X', 'O'}) do
+    if redis.call('HGET', KEYS[2], seat) == token then
+      return seat
+    end
+  end
+  return nil
+end
+
+local function empty_board()
+  return {null, null, null, null, null, null, null, null, null}
+end
+
+-- Stores and publishes a changed game; returns its JSON.
+local function commit(g)
+  g.version = g.version + 1
+  local json = cjson.encode(g)
+  redis.call('JSON.SET', KEYS[1], '$', json)
+  redis.call('EXPIRE', KEYS[1], TTL)
+  redis.call('EXPIRE', KEYS[2], TTL)
+  if origin == '' then origin = 'null' end
+  redis.call(publish, channel, '{"origin":' .. origin .. ',"game":' .. json .. '}')
+  return json
+end
+
+local function finish(g, status, winner)
+  g.status = status
+  g.winner = winner
+  g.next = null
+end
+
+-- The player in `seat` leaves: a game in play is lost, a waiting game just ends.
+local function abandon(g, seat)
+  if g.status == 'playing' then
+    finish(g, 'abandoned', other(seat))
+    g.line = null
+    return {'state', commit(g), 'ended'}
+  elseif g.status == 'waiting' then
+    finish(g, 'abandoned', null)
+    return {'state', commit(g)}
+  end
+  return {'ack'}
+end
+
+if op == 'create' then
+  -- ARGV[6] id, ARGV[7] token, ARGV[8] name, ARGV[9] '1' against the bot, ARGV[10] '1' to not publish
+  if redis.call('EXISTS', KEYS[1]) == 1 then
+    return err('bad_request', 'a game with this id exists')
+  end
+  local g = {id = ARGV[6], board = empty_board(), next = null, players = {X = ARGV[8], O = null},
+             status = 'waiting', winner = null, line = null, version = 0, vs_bot = false}
+  redis.call('HSET', KEYS[2], 'X', ARGV[7], 'seen:' .. ARGV[7], now)
+  if ARGV[9] == '1' then
+    g.vs_bot = true
+    g.players.O = 'bot'
+    g.bot = 'O'
+    g.status = 'playing'
+    g.next = 'X'
+    redis.call('HSET', KEYS[2], 'O', '@bot')
+  end
+  if ARGV[10] == '1' then
+    g.version = 1
+    local json = cjson.encode(g)
+    redis.call('JSON.SET', KEYS[1], '$', json)
+    redis.call('EXPIRE', KEYS[1], TTL)
+    redis.call('EXPIRE', KEYS[2], TTL)
+    return {'view', json, 'X'}
+  end
+  return {'state', commit(g)}
+end
+
+local g = load()
+if not g then
+  return err('not_found', 'no such game')
+end
+
+if op == 'join' then
+  -- ARGV[6] token, ARGV[7] name, ARGV[8] '1' when the caller wants a seat, not to watch
+  local seat = seat_of(ARGV[6])
+  if seat then
+    redis.call('HSET', KEYS[2], 'seen:' .. ARGV[6], now)
+    return {'view', cjson.encode(g), seat}
+  end
+  if g.status == 'waiting' and g.players.O == null then
+    redis.call('HSET', KEYS[2], 'O', ARGV[6], 'seen:' .. ARGV[6], now)
+    g.players.O = ARGV[7]
+    g.status = 'playing'
+    g.next = 'X'
+    return {'state', commit(g)}
+  end
+  if ARGV[8] == '1' then
+    if g.status == 'waiting' or g.status == 'playing' then
+      return err('game_full', 'both seats are taken')
+    end
+    return err('game_over', 'the game is over')
+  end
+  return {'view', cjson.encode(g), ''}
+
+elseif op == 'move' then
+  -- ARGV[6] token, ARGV[7] cell (0..8)
+  local seat = seat_of(ARGV[6])
+  if not seat then
+    return err('forbidden', 'spectators cannot move')
+  end
+  if g.status == 'waiting' then
+    return err('not_your_turn', 'waiting for an opponent')
+  end
+  if g.status ~= 'playing' then
+    return err('game_over', 'the game is over')
+  end
+  if g.next ~= seat then
+    return err('not_your_turn', 'it is ' .. g.next .. "'s turn")
+  end
+  local cell = tonumber(ARGV[7])
+  if not cell or cell < 0 or cell > 8 or cell % 1 ~= 0 then
+    return err('bad_request', 'cell must be 0 to 8')
+  end
+  if g.board[cell + 1] ~= null then
+    return err('cell_taken', 'that cell is taken')
+  end
+  g.board[cell + 1] = seat
+  redis.call('HSET', KEYS[2], 'seen:' .. ARGV[6], now)
+  for _, line in ipairs(LINES) do
+    local a = g.board[line[1] + 1]
+    if a ~= null and a == g.board[line[2] + 1] and a == g.board[line[3] + 1] then
+      finish(g, 'won', a)
+      g.line = line
+      return {'state', commit(g), 'ended'}
+    end
+  end
+  for i = 1, 9 do
+    if g.board[i] == null then
+      g.next = other(seat)
+      return {'state', commit(g)}
+    end
+  end
+  finish(g, 'draw', null)
+  return {'state', commit(g), 'ended'}
+
+elseif op == 'rematch' then
+  -- ARGV[6] token
+  local seat = seat_of(ARGV[6])
+  if not seat then
+    return err('forbidden', 'only players can ask for a rematch')
+  end
+  if g.status == 'playing' or g.status == 'waiting' then
+    return err('bad_request', 'the game is not over')
+  end
+  redis.call('HSET', KEYS[2], 'rematch:' .. seat, '1')
+  if not g.vs_bot and redis.call('HGET', KEYS[2], 'rematch:' .. other(seat)) ~= '1' then
+    return {'ack'}
+  end
+  local s = redis.call('HMGET', KEYS[2], 'X', 'O')
+  redis.call('HSET', KEYS[2], 'X', s[2], 'O', s[1])
+  redis.call('HDEL', KEYS[2], 'rematch:X', 'rematch:O')
+  g.players.X, g.players.O = g.players.O, g.players.X
+  if g.vs_bot then
+    g.bot = other(g.bot)
+  end
+  g.board = empty_board()
+  g.status = 'playing'
+  g.next = 'X'
+  g.winner = null
+  g.line = null
+  return {'state', commit(g)}
+
+elseif op == 'leave' then
+  -- ARGV[6] token
+  local seat = seat_of(ARGV[6])
+  if not seat then
+    return {'ack'}
+  end
+  return abandon(g, seat)
+
+elseif op == 'expire' then
+  -- ARGV[6] token, ARGV[7] how long (ms) a seat may go without a sign of life
+  local seat = seat_of(ARGV[6])
+  if not seat then
+    return {'ack'}
+  end
+  local seen = tonumber(redis.call('HGET', KEYS[2], 'seen:' .. ARGV[6])) or 0
+  if (g.status == 'playing' or g.status == 'waiting') and now - seen < tonumber(ARGV[7]) then
+    return {'fresh'}
+  end
+  return abandon(g, seat)
+end
+
+return err('bad_request', 'unknown game operation')

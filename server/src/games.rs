@@ -1,0 +1,295 @@
+//! The tic-tac-toe requests of `/ws`: create, join (seat, seat back, or watch), quick
+//! match, move, rematch, leave. Each change is one atomic step in Redis
+//! ([`Games`](common::game::store::Games)) that publishes the new state on the game's
+//! channel; this node follows that channel for its sockets in the game, and the socket
+//! that asked gets its copy with its `ref`.
+
+use common::{
+    game::store::{Answer, Game, Games, Origin},
+    keys,
+    protocol::{ErrorCode, ServerMsg},
+};
+
+use crate::{rooms, socket::Peer};
+
+/// A refused game request: the error frame to send.
+pub type Refusal = (ErrorCode, String);
+
+fn unavailable(e: impl std::fmt::Display) -> Refusal {
+    tracing::warn!(error = %e, "game request failed");
+    (
+        ErrorCode::Unavailable,
+        "service unavailable, try again".to_string(),
+    )
+}
+
+fn origin(peer: &Peer<'_>, reference: &Option<String>) -> Origin {
+    Origin {
+        node: peer.state.node_id.clone(),
+        conn: peer.id,
+        reference: reference.clone(),
+    }
+}
+
+/// Game IDs are what [`Games::new_id`] makes, or at least harmless in a key.
+fn validate_id(id: &str) -> Result<(), Refusal> {
+    if id.is_empty() || id.len() > 32 || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err((
+            ErrorCode::BadRequest,
+            "game IDs are 1 to 32 letters and digits".to_string(),
+        ));
+    }
+    Ok(())
+}
+
+/// Follows the game's channel (subscribing the node if needed) before a change is made,
+/// so the published state reaches this socket. Returns whether it already followed.
+async fn follow(peer: &Peer<'_>, id: &str) -> bool {
+    let channel = keys::game_channel(id);
+    let already = peer.state.hub.follows(&channel, peer.id);
+    if !already {
+        peer.state.hub.follow(&channel, peer.id, false);
+        peer.state.bus.sync(&channel).await;
+    }
+    already
+}
+
+async fn unfollow(peer: &Peer<'_>, id: &str) {
+    let channel = keys::game_channel(id);
+    if peer.state.hub.unfollow(&channel, peer.id) {
+        peer.state.bus.sync(&channel).await;
+    }
+}
+
+/// Sends an unchanged state to the asking socket only.
+fn answer_with(peer: &Peer<'_>, game: Game, reference: Option<String>) {
+    let channel = keys::game_channel(&game.id);
+    let position = u128::from(game.version);
+    let frame = ServerMsg::GameState { reference, game };
+    peer.state.hub.answer(&channel, peer.id, position, &frame);
+}
+
+/// What the asking socket gets for an answer; `Ok(Some(game))` when it has a seat in it.
+async fn settle(peer: &Peer<'_>, answer: Answer, reference: Option<String>) -> Result<(), Refusal> {
+    match answer {
+        Answer::Changed(_) | Answer::Fresh => Ok(()),
+        Answer::Unchanged(game, _) => {
+            answer_with(peer, game, reference);
+            Ok(())
+        }
+        Answer::Ack => {
+            peer.outbox.send_json(&ServerMsg::Ack {
+                reference,
+                id: None,
+            });
+            Ok(())
+        }
+        Answer::Refused(code, message) => Err((code, message)),
+    }
+}
+
+async fn seated(peer: &Peer<'_>, id: &str) {
+    peer.state.hub.seat(peer.id, id);
+    let abandon_ms = peer.state.config.abandon_secs * 1000;
+    if let Err(e) = peer
+        .state
+        .games
+        .heartbeat(id, &peer.token, abandon_ms)
+        .await
+    {
+        tracing::warn!(game = id, error = %e, "seat heartbeat failed");
+    }
+    if let Err(e) = peer.state.games.count_player(&peer.name).await {
+        tracing::warn!(error = %e, "counting a player failed");
+    }
+}
+
+/// Joins the game's chat room too, as every player and spectator does.
+async fn join_room(peer: &Peer<'_>, id: &str) {
+    if let Err((code, message)) = rooms::join(peer, &keys::game_room(id), None, None).await {
+        peer.outbox
+            .send_json(&ServerMsg::error(None, code, message));
+    }
+}
+
+/// `game.create`.
+pub async fn create(
+    peer: &Peer<'_>,
+    vs_bot: bool,
+    reference: Option<String>,
+) -> Result<(), Refusal> {
+    let id = Games::new_id();
+    follow(peer, &id).await;
+    let games = &peer.state.games;
+    match games
+        .create(
+            &id,
+            &peer.token,
+            &peer.name,
+            vs_bot,
+            false,
+            Some(&origin(peer, &reference)),
+        )
+        .await
+    {
+        Ok(answer) => settle(peer, answer, reference).await?,
+        Err(e) => {
+            unfollow(peer, &id).await;
+            return Err(unavailable(e));
+        }
+    }
+    seated(peer, &id).await;
+    join_room(peer, &id).await;
+    Ok(())
+}
+
+/// `game.join`: the free seat, the caller's own seat back, or a spectator's view.
+pub async fn join(
+    peer: &Peer<'_>,
+    id: &str,
+    want_seat: bool,
+    reference: Option<String>,
+) -> Result<(), Refusal> {
+    validate_id(id)?;
+    let already = follow(peer, id).await;
+    let result = peer
+        .state
+        .games
+        .join(
+            id,
+            &peer.token,
+            &peer.name,
+            want_seat,
+            Some(&origin(peer, &reference)),
+        )
+        .await;
+    let answer = match result {
+        Ok(answer) => answer,
+        Err(e) => {
+            if !already {
+                unfollow(peer, id).await;
+            }
+            return Err(unavailable(e));
+        }
+    };
+    let has_seat = matches!(&answer, Answer::Changed(_) | Answer::Unchanged(_, Some(_)));
+    if let Answer::Refused(..) = &answer {
+        if !already {
+            unfollow(peer, id).await;
+        }
+    }
+    settle(peer, answer, reference).await?;
+    if has_seat {
+        seated(peer, id).await;
+    }
+    join_room(peer, id).await;
+    Ok(())
+}
+
+/// `game.quick`: pairs with the player waiting longest, or waits for the next one.
+pub async fn quick(peer: &Peer<'_>, reference: Option<String>) -> Result<(), Refusal> {
+    let games = &peer.state.games;
+    let mine = Games::new_id();
+    follow(peer, &mine).await;
+    let created = games
+        .create(&mine, &peer.token, &peer.name, false, true, None)
+        .await;
+    let waiting = match created {
+        Ok(Answer::Unchanged(game, _)) => game,
+        Ok(_) | Err(_) => {
+            unfollow(peer, &mine).await;
+            return Err(unavailable("creating a quick-match game failed"));
+        }
+    };
+    // A game in the queue may have ended meanwhile (its player left): then take the next.
+    for _ in 0..8 {
+        let other = games
+            .quick_match(&mine, &peer.token)
+            .await
+            .map_err(unavailable)?;
+        let Some(other) = other else {
+            peer.state.hub.set_queued(peer.id, Some(mine.clone()));
+            answer_with(peer, waiting, reference);
+            seated(peer, &mine).await;
+            join_room(peer, &mine).await;
+            return Ok(());
+        };
+        follow(peer, &other).await;
+        let joined = games
+            .join(
+                &other,
+                &peer.token,
+                &peer.name,
+                true,
+                Some(&origin(peer, &reference)),
+            )
+            .await;
+        match joined {
+            Ok(Answer::Changed(_)) => {
+                unfollow(peer, &mine).await;
+                let _ = games.discard(&mine).await;
+                seated(peer, &other).await;
+                join_room(peer, &other).await;
+                return Ok(());
+            }
+            Ok(_) => unfollow(peer, &other).await,
+            Err(e) => {
+                unfollow(peer, &other).await;
+                return Err(unavailable(e));
+            }
+        }
+    }
+    Err((
+        ErrorCode::Unavailable,
+        "no match could be made, try again".to_string(),
+    ))
+}
+
+/// `game.move`.
+pub async fn play(
+    peer: &Peer<'_>,
+    id: &str,
+    cell: i64,
+    reference: Option<String>,
+) -> Result<(), Refusal> {
+    validate_id(id)?;
+    follow(peer, id).await;
+    let answer = peer
+        .state
+        .games
+        .play(id, &peer.token, cell, Some(&origin(peer, &reference)))
+        .await
+        .map_err(unavailable)?;
+    settle(peer, answer, reference).await
+}
+
+/// `game.rematch`.
+pub async fn rematch(peer: &Peer<'_>, id: &str, reference: Option<String>) -> Result<(), Refusal> {
+    validate_id(id)?;
+    follow(peer, id).await;
+    let answer = peer
+        .state
+        .games
+        .rematch(id, &peer.token, Some(&origin(peer, &reference)))
+        .await
+        .map_err(unavailable)?;
+    settle(peer, answer, reference).await
+}
+
+/// `game.leave`: a player loses (or ends a waiting game); a spectator stops watching.
+pub async fn leave(peer: &Peer<'_>, id: &str, reference: Option<String>) -> Result<(), Refusal> {
+    validate_id(id)?;
+    let games = &peer.state.games;
+    let answer = games
+        .leave(id, &peer.token, Some(&origin(peer, &reference)))
+        .await
+        .map_err(unavailable)?;
+    peer.state.hub.unseat(peer.id, id);
+    let _ = games.unqueue(id, &peer.token).await;
+    let spectator = matches!(answer, Answer::Ack);
+    settle(peer, answer, reference).await?;
+    if spectator {
+        unfollow(peer, id).await;
+    }
+    Ok(())
+}

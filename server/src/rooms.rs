@@ -1,0 +1,406 @@
+//! Chat rooms between people: `room.join` (with exact recovery through `since`),
+//! `room.say`, `room.leave`, and presence per name that survives the loss of a node.
+//!
+//! A room's messages are a capped stream (`room:{R}:log`), so IDs grow with time and a
+//! client that names the last ID it saw gets exactly what came after it. Presence is a
+//! sorted set of `NODE \x1f NAME` with expiries that each node refreshes while it holds a
+//! socket of that name in the room; a dead node's entries expire and any node's sweeper
+//! announces those names as left.
+
+use std::collections::HashMap;
+
+use common::{
+    clock,
+    game::store::Origin,
+    keys,
+    protocol::{ErrorCode, RoomMessage, ServerMsg},
+    session::StoreError,
+};
+use fred::{prelude::*, types::scripts::Script};
+
+use crate::{
+    hub::{stream_position, Position},
+    socket::Peer,
+    state::AppState,
+};
+
+/// Messages in `room.joined` without `since`.
+pub const HISTORY: usize = 50;
+/// Longest room message, in characters.
+pub const MAX_TEXT_CHARS: usize = 2000;
+/// How long a node's presence entry lives without a refresh.
+pub const PRESENCE_TTL_MS: i64 = 30_000;
+
+/// Checks a room name: 1 to 64 characters from letters, digits and `:_-.`.
+pub fn validate(room: &str) -> Result<(), &'static str> {
+    if room.is_empty() || room.chars().count() > 64 {
+        return Err("room names have 1 to 64 characters");
+    }
+    if !room
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || ":_-.".contains(c))
+    {
+        return Err("room names use letters, digits and :_-.");
+    }
+    Ok(())
+}
+
+/// The room of a room channel (`room:{R}:events`).
+pub fn room_of_channel(channel: &str) -> Option<&str> {
+    channel.strip_prefix("room:{")?.strip_suffix("}:events")
+}
+
+/// A refused room request: the error frame to send.
+pub type Refusal = (ErrorCode, String);
+
+fn refuse(code: ErrorCode, message: impl Into<String>) -> Refusal {
+    (code, message.into())
+}
+
+fn unavailable(e: impl std::fmt::Display) -> Refusal {
+    tracing::warn!(error = %e, "room request failed");
+    refuse(ErrorCode::Unavailable, "service unavailable, try again")
+}
+
+/// Room storage and scripts.
+pub struct Rooms {
+    client: Client,
+    say: Script,
+    presence: Script,
+    publish: &'static str,
+}
+
+fn presence_member(node: &str, name: &str) -> String {
+    format!("{node}\x1f{name}")
+}
+
+fn message_of(room: &str, id: String, mut fields: HashMap<String, String>) -> RoomMessage {
+    RoomMessage {
+        room: room.to_string(),
+        id,
+        from: fields.remove("from").unwrap_or_default(),
+        text: fields.remove("text").unwrap_or_default(),
+        timestamp: fields.remove("ts").unwrap_or_default(),
+    }
+}
+
+impl Rooms {
+    pub fn new(client: Client, sharded: bool) -> Self {
+        Rooms {
+            client,
+            say: Script::from_lua(include_str!("scripts/room_say.lua")),
+            presence: Script::from_lua(include_str!("scripts/room_presence.lua")),
+            publish: if sharded { "SPUBLISH" } else { "PUBLISH" },
+        }
+    }
+
+    /// Stores and publishes a message; returns its ID.
+    pub async fn say(
+        &self,
+        room: &str,
+        name: &str,
+        text: &str,
+        origin: &Origin,
+    ) -> Result<String, StoreError> {
+        let args = vec![
+            self.publish.to_string(),
+            keys::room_channel(room),
+            serde_json::to_string(origin)?,
+            room.to_string(),
+            name.to_string(),
+            text.to_string(),
+            clock::now_rfc3339(),
+            keys::ROOM_LOG_MAXLEN.to_string(),
+        ];
+        Ok(self
+            .say
+            .evalsha_with_reload(&self.client, vec![keys::room_log(room)], args)
+            .await?)
+    }
+
+    async fn presence_op(
+        &self,
+        room: &str,
+        op: &str,
+        member: &str,
+        expiry: i64,
+    ) -> Result<(), StoreError> {
+        let args = vec![
+            op.to_string(),
+            clock::now_millis().to_string(),
+            self.publish.to_string(),
+            keys::room_channel(room),
+            member.to_string(),
+            expiry.to_string(),
+        ];
+        let _: i64 = self
+            .presence
+            .evalsha_with_reload(&self.client, vec![keys::room_presence(room)], args)
+            .await?;
+        Ok(())
+    }
+
+    /// `name` is present in `room` through `node` (announced if it was not present).
+    pub async fn arrive(&self, room: &str, node: &str, name: &str) -> Result<(), StoreError> {
+        let expiry = clock::now_millis() + PRESENCE_TTL_MS;
+        self.presence_op(room, "join", &presence_member(node, name), expiry)
+            .await?;
+        self.index(room, node, name, expiry).await
+    }
+
+    /// `node` no longer holds `name` in `room` (announced if no other node does).
+    pub async fn depart(&self, room: &str, node: &str, name: &str) -> Result<(), StoreError> {
+        self.presence_op(room, "leave", &presence_member(node, name), 0)
+            .await?;
+        let _: i64 = self
+            .client
+            .zrem(keys::ROOM_DEADLINES, index_member(room, node, name))
+            .await?;
+        Ok(())
+    }
+
+    /// Refreshes `node`'s presence of `name` in `room`.
+    pub async fn refresh(&self, room: &str, node: &str, name: &str) -> Result<(), StoreError> {
+        let expiry = clock::now_millis() + PRESENCE_TTL_MS;
+        let _: () = self
+            .client
+            .zadd(
+                keys::room_presence(room),
+                None,
+                None,
+                false,
+                false,
+                (expiry as f64, presence_member(node, name)),
+            )
+            .await?;
+        self.index(room, node, name, expiry).await
+    }
+
+    async fn index(
+        &self,
+        room: &str,
+        node: &str,
+        name: &str,
+        expiry: i64,
+    ) -> Result<(), StoreError> {
+        let _: () = self
+            .client
+            .zadd(
+                keys::ROOM_DEADLINES,
+                None,
+                None,
+                false,
+                false,
+                (expiry as f64, index_member(room, node, name)),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Removes expired presence (of dead nodes) from the rooms where some has expired.
+    pub async fn sweep(&self, limit: i64) -> Result<usize, StoreError> {
+        let now = clock::now_millis() as f64;
+        let overdue: Vec<String> = self
+            .client
+            .zrangebyscore(keys::ROOM_DEADLINES, "-inf", now, false, Some((0, limit)))
+            .await?;
+        for member in &overdue {
+            if let Some((room, _)) = member.split_once('\x1f') {
+                self.presence_op(room, "expire", "", 0).await?;
+            }
+            let _: i64 = self
+                .client
+                .zrem(keys::ROOM_DEADLINES, member.as_str())
+                .await?;
+        }
+        Ok(overdue.len())
+    }
+
+    /// Names present in `room`.
+    pub async fn members(&self, room: &str) -> Result<Vec<String>, StoreError> {
+        let now = format!("({}", clock::now_millis());
+        let live: Vec<String> = self
+            .client
+            .zrangebyscore(keys::room_presence(room), now, "+inf", false, None)
+            .await?;
+        let mut names: Vec<String> = live
+            .iter()
+            .filter_map(|m| m.split_once('\x1f'))
+            .map(|(_, n)| n.to_string())
+            .collect();
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
+    /// The last [`HISTORY`] messages, oldest first.
+    pub async fn recent(&self, room: &str) -> Result<Vec<RoomMessage>, StoreError> {
+        let entries: Vec<(String, HashMap<String, String>)> = self
+            .client
+            .xrevrange(keys::room_log(room), "+", "-", Some(HISTORY as u64))
+            .await?;
+        Ok(entries
+            .into_iter()
+            .rev()
+            .map(|(id, f)| message_of(room, id, f))
+            .collect())
+    }
+
+    /// Every message after `id` if `id` itself is still kept (then none is missing);
+    /// `None` when it is not.
+    pub async fn after(
+        &self,
+        room: &str,
+        id: &str,
+    ) -> Result<Option<Vec<RoomMessage>>, StoreError> {
+        if stream_position(id).is_none() {
+            return Ok(None);
+        }
+        let log = keys::room_log(room);
+        let first: Vec<(String, HashMap<String, String>)> =
+            self.client.xrange(&log, id, "+", Some(1)).await?;
+        if first.first().map(|(found, _)| found.as_str()) != Some(id) {
+            return Ok(None);
+        }
+        let rest: Vec<(String, HashMap<String, String>)> = self
+            .client
+            .xrange(&log, format!("({id}"), "+", None)
+            .await?;
+        Ok(Some(
+            rest.into_iter()
+                .map(|(i, f)| message_of(room, i, f))
+                .collect(),
+        ))
+    }
+}
+
+fn index_member(room: &str, node: &str, name: &str) -> String {
+    format!("{room}\x1f{node}\x1f{name}")
+}
+
+/// Messages of `room` after `since` (all kept ones when `None`), for a resync.
+pub async fn messages_after(
+    state: &AppState,
+    room: &str,
+    since: Option<Position>,
+) -> Result<Vec<RoomMessage>, StoreError> {
+    let start = match since {
+        Some(p) => format!("({}-{}", p >> 64, p & u128::from(u64::MAX)),
+        None => "-".to_string(),
+    };
+    let entries: Vec<(String, HashMap<String, String>)> = state
+        .redis
+        .xrange(keys::room_log(room), start, "+", None)
+        .await?;
+    Ok(entries
+        .into_iter()
+        .map(|(id, f)| message_of(room, id, f))
+        .collect())
+}
+
+fn origin(peer: &Peer<'_>, reference: &Option<String>) -> Origin {
+    Origin {
+        node: peer.state.node_id.clone(),
+        conn: peer.id,
+        reference: reference.clone(),
+    }
+}
+
+/// `room.join`: follow the room, be present in it, get its history.
+pub async fn join(
+    peer: &Peer<'_>,
+    room: &str,
+    since: Option<&str>,
+    reference: Option<String>,
+) -> Result<(), Refusal> {
+    validate(room).map_err(|why| refuse(ErrorCode::BadRequest, why))?;
+    let state = peer.state;
+    let channel = keys::room_channel(room);
+    let others_here = state.hub.name_follows(&channel, &peer.name, peer.id);
+    state.hub.follow(&channel, peer.id, true);
+    state.bus.sync(&channel).await;
+    let loaded = async {
+        if !others_here {
+            state.rooms.arrive(room, &state.node_id, &peer.name).await?;
+        }
+        let (history, recovered) = match since {
+            Some(id) => match state.rooms.after(room, id).await? {
+                Some(after) => (after, true),
+                None => (state.rooms.recent(room).await?, false),
+            },
+            None => (state.rooms.recent(room).await?, false),
+        };
+        let members = state.rooms.members(room).await?;
+        Ok::<_, StoreError>((history, recovered, members))
+    }
+    .await;
+    let (history, recovered, members) = match loaded {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            if state.hub.unfollow(&channel, peer.id) {
+                state.bus.sync(&channel).await;
+            }
+            return Err(unavailable(e));
+        }
+    };
+    let seen = history
+        .last()
+        .and_then(|m| stream_position(&m.id))
+        .or_else(|| since.filter(|_| recovered).and_then(stream_position));
+    let answer = ServerMsg::RoomJoined {
+        reference,
+        room: room.to_string(),
+        members,
+        history,
+        recovered,
+    };
+    state.hub.joined(&channel, peer.id, seen, &answer);
+    Ok(())
+}
+
+/// `room.say`: only a socket that joined the room may speak in it.
+pub async fn say(
+    peer: &Peer<'_>,
+    room: &str,
+    text: &str,
+    reference: Option<String>,
+) -> Result<(), Refusal> {
+    validate(room).map_err(|why| refuse(ErrorCode::BadRequest, why))?;
+    if !peer.state.hub.follows(&keys::room_channel(room), peer.id) {
+        return Err(refuse(
+            ErrorCode::Forbidden,
+            "join the room before speaking in it",
+        ));
+    }
+    if text.trim().is_empty() {
+        return Err(refuse(ErrorCode::BadRequest, "text must not be empty"));
+    }
+    if text.chars().count() > MAX_TEXT_CHARS {
+        return Err(refuse(
+            ErrorCode::TooLarge,
+            format!("text is longer than {MAX_TEXT_CHARS} characters"),
+        ));
+    }
+    peer.state
+        .rooms
+        .say(room, &peer.name, text, &origin(peer, &reference))
+        .await
+        .map_err(unavailable)?;
+    Ok(())
+}
+
+/// `room.leave`, and the same for every room when a socket closes.
+pub async fn leave(state: &AppState, id: u64, name: &str, room: &str) -> Result<(), Refusal> {
+    let channel = keys::room_channel(room);
+    if state.hub.unfollow(&channel, id) {
+        state.bus.sync(&channel).await;
+    }
+    if !state.hub.name_follows(&channel, name, id) {
+        state
+            .rooms
+            .depart(room, &state.node_id, name)
+            .await
+            .map_err(unavailable)?;
+    }
+    Ok(())
+}

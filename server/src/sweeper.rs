@@ -1,0 +1,86 @@
+//! Liveness that does not depend on any one node's memory. Every node:
+//! - refreshes, for the players and room members it holds sockets of, their sign of life
+//!   in Redis (the game's `seen:TOKEN`, the room's presence expiry) and their deadline in
+//!   the shared indexes (`presence:seats`, `presence:rooms`);
+//! - sweeps those indexes for deadlines that passed, whichever node set them: a seated
+//!   player gone for `ABANDON_SECS` loses the game (checked atomically in the game's
+//!   script), and presence left by a dead node is removed and announced as left.
+
+use std::time::Duration;
+
+use common::game::store::Answer;
+
+use crate::{rooms, state::AppState};
+
+const SWEEP_EVERY: Duration = Duration::from_millis(500);
+const ROOM_REFRESH_EVERY: Duration = Duration::from_secs(10);
+const SWEEP_BATCH: i64 = 100;
+
+/// How often a seat's sign of life is refreshed: a few times within `ABANDON_SECS`.
+fn heartbeat_every(abandon_secs: u64) -> Duration {
+    Duration::from_millis((abandon_secs * 1000 / 3).clamp(200, 5_000))
+}
+
+/// Refreshes this node's seats and room presence until the node stops.
+pub async fn run_heartbeat(state: AppState) {
+    let abandon_ms = state.config.abandon_secs * 1000;
+    let mut seats = tokio::time::interval(heartbeat_every(state.config.abandon_secs));
+    let mut rooms_tick = tokio::time::interval(ROOM_REFRESH_EVERY);
+    loop {
+        tokio::select! {
+            _ = state.shutdown.cancelled() => break,
+            _ = seats.tick() => {
+                let held = state.hub.seats();
+                let beats = held.iter().map(|(game, token)| state.games.heartbeat(game, token, abandon_ms));
+                for result in futures_util::future::join_all(beats).await {
+                    if let Err(e) = result {
+                        tracing::warn!(error = %e, "seat heartbeat failed");
+                    }
+                }
+            }
+            _ = rooms_tick.tick() => {
+                let names = state.hub.room_names(|c| rooms::room_of_channel(c).is_some());
+                let refreshes = names.iter().filter_map(|(channel, name)| {
+                    rooms::room_of_channel(channel).map(|room| state.rooms.refresh(room, &state.node_id, name))
+                });
+                for result in futures_util::future::join_all(refreshes).await {
+                    if let Err(e) = result {
+                        tracing::warn!(error = %e, "presence refresh failed");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Sweeps the shared deadline indexes until the node stops.
+pub async fn run_sweeper(state: AppState) {
+    let abandon_ms = state.config.abandon_secs * 1000;
+    let mut tick = tokio::time::interval(SWEEP_EVERY);
+    loop {
+        tokio::select! {
+            _ = state.shutdown.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        match state.games.overdue_seats(SWEEP_BATCH).await {
+            Ok(overdue) => {
+                for (game, token) in overdue {
+                    match state.games.expire(&game, &token, abandon_ms).await {
+                        Ok(Answer::Fresh) => {}
+                        Ok(answer) => {
+                            if let Answer::Changed(g) = &answer {
+                                tracing::info!(game = %g.id, status = ?g.status, "a player was gone too long");
+                            }
+                            let _ = state.games.forget_seat(&game, &token).await;
+                        }
+                        Err(e) => tracing::warn!(%game, error = %e, "abandonment check failed"),
+                    }
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "seat sweep failed"),
+        }
+        if let Err(e) = state.rooms.sweep(SWEEP_BATCH).await {
+            tracing::debug!(error = %e, "presence sweep failed");
+        }
+    }
+}

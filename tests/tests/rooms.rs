@@ -1,0 +1,180 @@
+//! Chat rooms across two nodes: messages, refs, exact recovery with `since`, presence
+//! (also when a node dies), and the room of a game.
+
+use std::time::Duration;
+
+use e2e::{new_session, Redis, Server, Ws};
+use serde_json::{json, Value};
+
+async fn member(node: &Server, name: &str) -> (Ws, String) {
+    let doc = new_session(&node.base, name).await;
+    let token = doc["token"].as_str().unwrap().to_string();
+    let (ws, _) = Ws::hello(&node.ws_url("/ws", &token)).await;
+    (ws, token)
+}
+
+async fn two_nodes() -> (Redis, Server, Server) {
+    let redis = Redis::start().await;
+    let url = redis.url();
+    let (a, b) = tokio::join!(
+        Server::start(&url, &[("NODE_ID", "node-a")]),
+        Server::start(&url, &[("NODE_ID", "node-b")])
+    );
+    (redis, a, b)
+}
+
+async fn join(ws: &mut Ws, room: &str, since: Option<&str>) -> Value {
+    let mut request = json!({"type": "room.join", "room": room, "ref": "j"});
+    if let Some(since) = since {
+        request["since"] = json!(since);
+    }
+    ws.send(request).await;
+    let joined = ws.recv_type("room.joined").await;
+    assert_eq!(joined["ref"], "j");
+    joined
+}
+
+async fn say(ws: &mut Ws, room: &str, text: &str) -> Value {
+    ws.send(json!({"type": "room.say", "room": room, "text": text, "ref": text}))
+        .await;
+    let mine = ws.recv_type("room.message").await;
+    assert_eq!(mine["ref"], text, "the sender's copy carries its ref");
+    mine
+}
+
+#[tokio::test]
+async fn room_chat_reaches_members_on_both_nodes_with_presence() {
+    let (_redis, a, b) = two_nodes().await;
+    let (mut alice, _) = member(&a, "alice").await;
+    let (mut bob, _) = member(&b, "bob").await;
+    let first = join(&mut alice, "lobby", None).await;
+    assert_eq!(first["members"], json!(["alice"]));
+    assert_eq!(first["history"], json!([]));
+    assert_eq!(first["recovered"], false);
+    let second = join(&mut bob, "lobby", None).await;
+    assert_eq!(second["members"], json!(["alice", "bob"]));
+    assert_eq!(
+        alice.recv_type("room.presence").await,
+        json!({"type": "room.presence", "room": "lobby", "joined": "bob"})
+    );
+
+    let sent = say(&mut alice, "lobby", "hello bob").await;
+    let got = bob.recv_type("room.message").await;
+    assert_eq!(got["from"], "alice");
+    assert_eq!(got["text"], "hello bob");
+    assert_eq!(got["id"], sent["id"]);
+    assert!(got.get("ref").is_none());
+
+    bob.send(json!({"type": "room.leave", "room": "lobby", "ref": "bye"}))
+        .await;
+    assert_eq!(bob.recv_type("ack").await["ref"], "bye");
+    assert_eq!(alice.recv_type("room.presence").await["left"], "bob");
+    bob.send(json!({"type": "room.say", "room": "lobby", "text": "ghost"}))
+        .await;
+    assert_eq!(bob.recv_type("error").await["code"], "forbidden");
+}
+
+#[tokio::test]
+async fn rejoining_with_since_recovers_exactly_what_was_missed() {
+    let (_redis, a, b) = two_nodes().await;
+    let (mut alice, _) = member(&a, "alice").await;
+    let (mut bob, bob_token) = member(&b, "bob").await;
+    join(&mut alice, "recovery", None).await;
+    join(&mut bob, "recovery", None).await;
+    let m1 = say(&mut alice, "recovery", "one").await;
+    assert_eq!(bob.recv_type("room.message").await["id"], m1["id"]);
+    drop(bob);
+    let mut missed = Vec::new();
+    for text in ["two", "three", "four"] {
+        missed.push(say(&mut alice, "recovery", text).await["id"].clone());
+    }
+    let (mut bob, _) = Ws::hello(&a.ws_url("/ws", &bob_token)).await;
+    let back = join(&mut bob, "recovery", m1["id"].as_str()).await;
+    assert_eq!(back["recovered"], true);
+    let ids: Vec<Value> = back["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].clone())
+        .collect();
+    assert_eq!(ids, missed, "exactly the missed messages, none twice");
+    let after = say(&mut alice, "recovery", "five").await;
+    assert_eq!(bob.recv_type("room.message").await["id"], after["id"]);
+    bob.assert_silent(Duration::from_millis(300)).await;
+
+    let (mut carol, _) = member(&b, "carol").await;
+    let unknown = join(&mut carol, "recovery", Some("1-1")).await;
+    assert_eq!(unknown["recovered"], false);
+    assert_eq!(
+        unknown["history"].as_array().unwrap().len(),
+        5,
+        "the last messages instead"
+    );
+    let plain = join(&mut carol, "recovery", None).await;
+    assert_eq!(plain["history"].as_array().unwrap().len(), 5);
+}
+
+#[tokio::test]
+async fn room_errors() {
+    let (_redis, a, _b) = two_nodes().await;
+    let (mut alice, _) = member(&a, "alice").await;
+    alice
+        .send(json!({"type": "room.join", "room": "bad room!"}))
+        .await;
+    assert_eq!(alice.recv_type("error").await["code"], "bad_request");
+    alice
+        .send(json!({"type": "room.say", "room": "nowhere", "text": "hi"}))
+        .await;
+    assert_eq!(alice.recv_type("error").await["code"], "forbidden");
+    join(&mut alice, "here", None).await;
+    alice
+        .send(json!({"type": "room.say", "room": "here", "text": "x".repeat(2001)}))
+        .await;
+    assert_eq!(alice.recv_type("error").await["code"], "too_large");
+}
+
+#[tokio::test]
+async fn members_of_a_dead_node_disappear_within_a_minute() {
+    let (_redis, a, mut b) = two_nodes().await;
+    let (mut alice, _) = member(&a, "alice").await;
+    let (mut bob, _) = member(&b, "bob").await;
+    join(&mut alice, "wake", None).await;
+    join(&mut bob, "wake", None).await;
+    alice.recv_type("room.presence").await;
+    b.proc.kill().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let frame = alice
+            .next_text(deadline - tokio::time::Instant::now())
+            .await
+            .expect("bob leaves within a minute");
+        if frame["type"] == "room.presence" {
+            assert_eq!(frame["left"], "bob");
+            break;
+        }
+    }
+    let (mut carol, _) = member(&a, "carol").await;
+    assert_eq!(
+        join(&mut carol, "wake", None).await["members"],
+        json!(["alice", "carol"])
+    );
+}
+
+#[tokio::test]
+async fn joining_a_game_joins_its_room() {
+    let (_redis, a, b) = two_nodes().await;
+    let (mut alice, _) = member(&a, "alice").await;
+    let (mut bob, _) = member(&b, "bob").await;
+    alice.send(json!({"type": "game.create"})).await;
+    let id = alice.recv_type("game.state").await["game"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let room = format!("game:{id}");
+    assert_eq!(alice.recv_type("room.joined").await["room"], room.as_str());
+    bob.send(json!({"type": "game.join", "game": id})).await;
+    let joined = bob.recv_type("room.joined").await;
+    assert_eq!(joined["members"], json!(["alice", "bob"]));
+    let sent = say(&mut bob, &room, "good luck").await;
+    assert_eq!(alice.recv_type("room.message").await["id"], sent["id"]);
+}
