@@ -83,6 +83,61 @@ async fn redis_restarted_mid_run_degrades_then_recovers_and_loses_nothing_acknow
 }
 
 #[tokio::test]
+async fn games_and_rooms_carry_on_across_nodes_after_a_redis_restart() {
+    let redis = Redis::start_persistent().await;
+    let mut c = Cluster::on(redis).await;
+    let alice_doc = new_session(&c.a.base, "alice").await;
+    let bob_doc = new_session(&c.b.base, "bob").await;
+    let (mut alice, _) = Ws::hello(&c.a.ws_url("/ws", &token(&alice_doc))).await;
+    let (mut bob, _) = Ws::hello(&c.b.ws_url("/ws", &token(&bob_doc))).await;
+    alice.send(json!({"type": "game.create"})).await;
+    let id = alice.recv_type("game.state").await["game"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    bob.send(json!({"type": "game.join", "game": id})).await;
+    assert_eq!(
+        bob.recv_type("game.state").await["game"]["status"],
+        "playing"
+    );
+    assert_eq!(
+        alice.recv_type("game.state").await["game"]["status"],
+        "playing"
+    );
+
+    c.redis.restart().await;
+    c.a.wait_health(200, Duration::from_secs(15)).await;
+    c.b.wait_health(200, Duration::from_secs(15)).await;
+    // The nodes re-subscribed by themselves: a move and a chat line cross nodes again.
+    let mut moved = None;
+    for _ in 0..50 {
+        alice
+            .send(json!({"type": "game.move", "game": id, "cell": 4, "ref": "m"}))
+            .await;
+        let answer = loop {
+            let frame = alice.recv().await;
+            if frame["ref"] == "m" {
+                break frame;
+            }
+        };
+        if answer["type"] == "game.state" {
+            moved = Some(answer);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let moved = moved.expect("the move is accepted once Redis is back");
+    assert_eq!(moved["game"]["board"][4], "X");
+    let seen = bob.recv_type("game.state").await;
+    assert_eq!(seen["game"]["version"], moved["game"]["version"]);
+    let room = format!("game:{id}");
+    bob.send(json!({"type": "room.say", "room": room, "text": "still here"}))
+        .await;
+    let line = alice.recv_type("room.message").await;
+    assert_eq!(line["text"], "still here");
+}
+
+#[tokio::test]
 async fn sigterm_closes_sockets_with_1001() {
     let mut c = Cluster::start().await;
     let doc = new_session(&c.a.base, "leaver").await;

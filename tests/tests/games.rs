@@ -467,4 +467,20 @@ async fn the_bot_answers_within_a_second_and_a_naive_player_never_wins() {
         .map(|p| p["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, vec!["alice"], "the bot is not ranked");
+    let record = &board["top"][0];
+    assert_eq!(
+        record["losses"].as_u64().unwrap() + record["draws"].as_u64().unwrap(),
+        3
+    );
+
+    alice
+        .ws
+        .send(json!({"type": "bot.say", "text": "what are my results?"}))
+        .await;
+    let reply = alice.ws.recv_type("bot.reply").await;
+    let expected = format!("0 wins, {} ", record["losses"]);
+    assert!(
+        reply["msg"].as_str().unwrap().contains(&expected),
+        "the bot knows alice's results: {reply}"
+    );
 }

@@ -9,7 +9,9 @@
 use std::time::Duration;
 
 use common::{
-    clock, keys,
+    clock,
+    game::store::Games,
+    keys,
     protocol::{ChatMessage, Source},
     session::{ReplyOutcome, Sessions},
     streams::{self, Entries, HumanEntry},
@@ -31,6 +33,8 @@ pub struct Consumer {
     pub redis: Client,
     pub reader: Client,
     pub sessions: Sessions,
+    /// For the user's own results.
+    pub games: Games,
     pub name: String,
     pub claim_idle_ms: u64,
     pub llm: Option<Llm>,
@@ -180,7 +184,12 @@ impl Consumer {
                 None => return Ok(None),
             },
         };
-        let builtin = || bot::reply(&name, &entry.message.msg);
+        let results = if bot::asks_for_results(&entry.message.msg) {
+            Some(self.games.standing(&name).await?)
+        } else {
+            None
+        };
+        let builtin = || bot::reply(&name, &entry.message.msg, results.as_ref());
         let text = match &self.llm {
             None => builtin(),
             Some(llm) => {

@@ -67,14 +67,16 @@ pub async fn connect(config: &Config) -> Result<Worker, StartError> {
     };
     let name = config.consumer_name();
     tracing::info!(consumer = %name, llm = llm.is_some(), "worker connected");
+    let games = Games::new(redis_client.clone(), redis::is_cluster(&config.redis_url));
     let player = Player {
         redis: redis_client.clone(),
         reader: turns_reader,
-        games: Games::new(redis_client.clone(), redis::is_cluster(&config.redis_url)),
+        games: games.clone(),
         name: name.clone(),
     };
     let consumer = Consumer {
         sessions: Sessions::new(redis_client.clone(), config.session_ttl_secs),
+        games,
         redis: redis_client,
         reader,
         name,

@@ -454,6 +454,20 @@ impl Games {
         Ok(())
     }
 
+    /// One player's results (zeros for a name that never finished a game).
+    pub async fn standing(&self, name: &str) -> Result<Standing, StoreError> {
+        let (wins, losses, draws): (Option<u64>, Option<u64>, Option<u64>) = self
+            .client
+            .hmget(keys::player_stats(name), vec!["wins", "losses", "draws"])
+            .await?;
+        Ok(Standing {
+            name: name.to_string(),
+            wins: wins.unwrap_or(0),
+            losses: losses.unwrap_or(0),
+            draws: draws.unwrap_or(0),
+        })
+    }
+
     /// The top `n` players by wins.
     pub async fn leaderboard(&self, n: i64) -> Result<Vec<Standing>, StoreError> {
         let top: Vec<(String, f64)> = self
