@@ -48,6 +48,7 @@ pub struct Sessions {
     touch: Script,
     append: Script,
     reply: Script,
+    published: Script,
 }
 
 impl Sessions {
@@ -59,6 +60,7 @@ impl Sessions {
             touch: Script::from_lua(include_str!("scripts/touch_session.lua")),
             append: Script::from_lua(include_str!("scripts/append_human.lua")),
             reply: Script::from_lua(include_str!("scripts/insert_reply.lua")),
+            published: Script::from_lua(include_str!("scripts/reply_published.lua")),
         }
     }
 
@@ -198,5 +200,19 @@ impl Sessions {
             Some("wait") => ReplyOutcome::Wait,
             _ => ReplyOutcome::Gone,
         })
+    }
+
+    /// Marks `reply_id`, stored by [`Sessions::insert_reply`], as added to
+    /// `response_channel`: the session's next reply may now be stored.
+    pub async fn reply_published(&self, token: &str, reply_id: &str) -> Result<(), StoreError> {
+        let _cleared: i64 = self
+            .published
+            .evalsha_with_reload(
+                &self.client,
+                vec![keys::session(token)],
+                vec![reply_id.to_string()],
+            )
+            .await?;
+        Ok(())
     }
 }

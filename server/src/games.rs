@@ -72,7 +72,16 @@ fn answer_with(peer: &Peer<'_>, game: Game, reference: Option<String>) {
 /// What the asking socket gets for an answer; `Ok(Some(game))` when it has a seat in it.
 async fn settle(peer: &Peer<'_>, answer: Answer, reference: Option<String>) -> Result<(), Refusal> {
     match answer {
-        Answer::Changed(_) | Answer::Fresh => Ok(()),
+        Answer::Changed(game) => {
+            let channel = keys::game_channel(&game.id);
+            let position = u128::from(game.version);
+            let frame = ServerMsg::GameState { reference, game };
+            peer.state
+                .hub
+                .answer_change(&channel, peer.id, position, &frame);
+            Ok(())
+        }
+        Answer::Fresh => Ok(()),
         Answer::Unchanged(game, _) => {
             answer_with(peer, game, reference);
             Ok(())

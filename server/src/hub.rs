@@ -311,6 +311,29 @@ impl Hub {
         }
     }
 
+    /// Sends the change a follower's own request made (at `position`) to that follower,
+    /// unless the same change already reached it through pub/sub. So the asker gets its
+    /// answer even when the pub/sub copy is lost (e.g. while the subscriber reconnects).
+    pub fn answer_change(&self, channel: &str, id: u64, position: Position, frame: &ServerMsg) {
+        let mut inner = self.lock();
+        let Inner {
+            conns, channels, ..
+        } = &mut *inner;
+        let (Some(conn), Some(member)) = (
+            conns.get(&id),
+            channels.get_mut(channel).and_then(|m| m.get_mut(&id)),
+        ) else {
+            return;
+        };
+        let text: Utf8Bytes = frame.to_json().into();
+        if let Some(held) = member.held.as_mut() {
+            held.push((position, text));
+        } else if member.seen.is_none_or(|seen| position > seen) {
+            member.seen = Some(position);
+            conn.outbox.send_text(&text);
+        }
+    }
+
     /// Delivers an event at `position` to every follower that has not seen it. The socket
     /// named by `origin` (on `node`) gets `with_ref`, the others `plain`.
     pub fn publish(

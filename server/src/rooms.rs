@@ -100,6 +100,7 @@ impl Rooms {
         room: &str,
         name: &str,
         text: &str,
+        timestamp: &str,
         origin: &Origin,
     ) -> Result<String, StoreError> {
         let args = vec![
@@ -109,7 +110,7 @@ impl Rooms {
             room.to_string(),
             name.to_string(),
             text.to_string(),
-            clock::now_rfc3339(),
+            timestamp.to_string(),
             keys::ROOM_LOG_MAXLEN.to_string(),
         ];
         Ok(self
@@ -381,11 +382,32 @@ pub async fn say(
             format!("text is longer than {MAX_TEXT_CHARS} characters"),
         ));
     }
-    peer.state
+    let timestamp = clock::now_rfc3339();
+    let id = peer
+        .state
         .rooms
-        .say(room, &peer.name, text, &origin(peer, &reference))
+        .say(
+            room,
+            &peer.name,
+            text,
+            &timestamp,
+            &origin(peer, &reference),
+        )
         .await
         .map_err(unavailable)?;
+    if let Some(position) = stream_position(&id) {
+        let message = RoomMessage {
+            room: room.to_string(),
+            id,
+            from: peer.name.clone(),
+            text: text.to_string(),
+            timestamp,
+        };
+        let frame = ServerMsg::RoomMessage { reference, message };
+        peer.state
+            .hub
+            .answer_change(&keys::room_channel(room), peer.id, position, &frame);
+    }
     Ok(())
 }
 

@@ -67,31 +67,15 @@ impl Consumer {
     }
 
     async fn read_new(&self) -> Result<Entries, Error> {
-        let read = self.reader.xreadgroup::<Value, _, _, _, _>(
-            keys::WORKER_GROUP,
-            self.name.as_str(),
-            Some(BATCH),
-            Some(BLOCK_MS),
-            false,
+        streams::read_group(
+            &self.reader,
+            &self.redis,
             keys::MESSAGE_CHANNEL,
-            ">",
-        );
-        match tokio::time::timeout(
-            common::redis::BLOCKING_TIMEOUT + Duration::from_secs(1),
-            read,
+            &self.name,
+            BATCH,
+            BLOCK_MS,
         )
         .await
-        {
-            Ok(Ok(answer)) => streams::entries(answer),
-            Ok(Err(e)) => {
-                // The group vanishes with the stream (e.g. a Redis restarted without persistence).
-                if e.details().contains("NOGROUP") {
-                    streams::ensure_worker_group(&self.redis, keys::MESSAGE_CHANNEL).await?;
-                }
-                Err(e)
-            }
-            Err(_) => Ok(Vec::new()),
-        }
     }
 
     async fn claim(&self) -> Result<Entries, Error> {
@@ -152,10 +136,12 @@ impl Consumer {
                 match self.sessions.insert_reply(token, &reply, force).await? {
                     ReplyOutcome::Stored => {
                         streams::add_reply(&self.redis, token, &reply).await?;
+                        self.sessions.reply_published(token, &reply.id).await?;
                         break;
                     }
                     ReplyOutcome::Duplicate(existing) => {
                         streams::add_reply(&self.redis, token, &existing).await?;
+                        self.sessions.reply_published(token, &existing.id).await?;
                         break;
                     }
                     ReplyOutcome::Wait => tokio::time::sleep(Duration::from_millis(5)).await,

@@ -6,6 +6,9 @@
 -- {'wait'} while an earlier human message of this session still has no reply (another
 -- worker holds it), so replies reach the user in the order the messages were sent;
 -- {'gone'} when the session or the message no longer exists.
+-- A stored reply is marked in `$.publishing` until its worker has added it to
+-- response_channel (see reply_published.lua): while another reply is marked, this one
+-- waits too, so response_channel carries one session's replies in history order.
 local raw = redis.call('JSON.GET', KEYS[1], '$.messages')
 if not raw then
   return {'gone'}
@@ -20,9 +23,16 @@ end
 if answered[ARGV[2]] then
   return {'dup', cjson.encode(answered[ARGV[2]])}
 end
+if ARGV[4] ~= '1' then
+  local publishing = cjson.decode(redis.call('JSON.GET', KEYS[1], '$.publishing'))[1]
+  if type(publishing) == 'string' then
+    return {'wait'}
+  end
+end
 for i, m in ipairs(messages) do
   if m.id == ARGV[2] then
     redis.call('JSON.ARRINSERT', KEYS[1], '$.messages', i, ARGV[1])
+    redis.call('JSON.SET', KEYS[1], '$.publishing', cjson.encode(cjson.decode(ARGV[1]).id))
     redis.call('EXPIRE', KEYS[1], ARGV[3])
     return {'ok'}
   end
