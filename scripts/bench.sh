@@ -2,13 +2,16 @@
 # Benchmarks (not tests): starts Redis with RedisJSON, two release-built server nodes and
 # one worker on loopback ports of its own, runs the load tool's scenarios and prints the
 # figures. Everything it starts is stopped at the end.
-#   SCENARIOS (default "bot idle"), BOT_RATES (default "100 1000"), BOT_SECS (default 10),
-#   IDLE_SOCKETS (default 19900)
+#   SCENARIOS (default "bot idle moves fanout"), BOT_RATES (default "100 1000"),
+#   BOT_SECS (default 10), IDLE_SOCKETS (default 19900), GAMES (default 1000),
+#   FANOUT (default "--rooms 20 --members 50 --rate 2")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 
-SCENARIOS="${SCENARIOS:-bot idle}"
+SCENARIOS="${SCENARIOS:-bot idle moves fanout}"
+GAMES="${GAMES:-1000}"
+FANOUT="${FANOUT:---rooms 20 --members 50 --rate 2}"
 BOT_RATES="${BOT_RATES:-100 1000}"
 BOT_SECS="${BOT_SECS:-10}"
 IDLE_SOCKETS="${IDLE_SOCKETS:-19900}"
@@ -52,6 +55,11 @@ for scenario in $SCENARIOS; do
       done ;;
     idle)
       ./target/release/load idle --node "http://127.0.0.1:$A" --pid "$pid_a" --sockets "$IDLE_SOCKETS" ;;
+    moves)
+      ./target/release/load moves --a "http://127.0.0.1:$A" --b "http://127.0.0.1:$B" --games "$GAMES" ;;
+    fanout)
+      # shellcheck disable=SC2086
+      ./target/release/load fanout --a "http://127.0.0.1:$A" --b "http://127.0.0.1:$B" $FANOUT ;;
     *) echo "unknown scenario $scenario" >&2; exit 2 ;;
   esac
 done

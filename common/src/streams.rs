@@ -63,6 +63,43 @@ pub async fn ensure_worker_group(client: &Client, stream: &str) -> Result<(), Er
     }
 }
 
+/// Reads new entries of `stream` for `consumer` of the group `workers` on the blocking
+/// client `reader`, waiting up to `block_ms`. If the group vanished with the stream (a
+/// Redis restarted without persistence), it is created again through `commands`.
+pub async fn read_group(
+    reader: &Client,
+    commands: &Client,
+    stream: &str,
+    consumer: &str,
+    count: u64,
+    block_ms: u64,
+) -> Result<Entries, Error> {
+    let read = reader.xreadgroup::<Value, _, _, _, _>(
+        keys::WORKER_GROUP,
+        consumer,
+        Some(count),
+        Some(block_ms),
+        false,
+        stream,
+        ">",
+    );
+    match tokio::time::timeout(
+        crate::redis::BLOCKING_TIMEOUT + std::time::Duration::from_secs(1),
+        read,
+    )
+    .await
+    {
+        Ok(Ok(answer)) => entries(answer),
+        Ok(Err(e)) => {
+            if e.details().contains("NOGROUP") {
+                ensure_worker_group(commands, stream).await?;
+            }
+            Err(e)
+        }
+        Err(_) => Ok(Vec::new()),
+    }
+}
+
 /// Adds a human message to `message_channel`; returns the stream ID.
 pub async fn add_human(
     client: &Client,

@@ -6,10 +6,16 @@
 //!   node B, at a fixed rate: p50, p99, max and lost replies.
 //! - `load idle`: holds many authenticated `/ws` sockets on one node and reports the
 //!   node's resident memory growth per socket.
+//! - `load moves`: many concurrent games, X and O on different nodes: moves/s and the
+//!   move → state latency.
+//! - `load fanout`: rooms of members on two nodes, each saying something at a fixed rate:
+//!   deliveries/s, lost deliveries, latency.
 
 mod bot;
 mod client;
+mod fanout;
 mod idle;
+mod moves;
 mod stats;
 
 use clap::{Parser, Subcommand};
@@ -27,6 +33,10 @@ enum Scenario {
     Bot(bot::Args),
     /// Many idle authenticated sockets on one node: resident memory per socket.
     Idle(idle::Args),
+    /// Concurrent games across two nodes: moves/s and move → state latency.
+    Moves(moves::Args),
+    /// Room chat fan-out across two nodes: deliveries/s, losses, latency.
+    Fanout(fanout::Args),
 }
 
 #[tokio::main]
@@ -34,5 +44,7 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().scenario {
         Scenario::Bot(args) => bot::run(args).await,
         Scenario::Idle(args) => idle::run(args).await,
+        Scenario::Moves(args) => moves::run(args).await,
+        Scenario::Fanout(args) => fanout::run(args).await,
     }
 }

@@ -39,30 +39,24 @@ fn pick(moves: &[usize]) -> Option<usize> {
 impl Player {
     pub async fn run(&self, shutdown: CancellationToken) {
         while !shutdown.is_cancelled() {
-            let read = self.reader.xreadgroup::<Value, _, _, _, _>(
-                keys::WORKER_GROUP,
-                self.name.as_str(),
-                Some(BATCH),
-                Some(BLOCK_MS),
-                false,
+            let read = streams::read_group(
+                &self.reader,
+                &self.redis,
                 keys::BOT_TURNS,
-                ">",
+                &self.name,
+                BATCH,
+                BLOCK_MS,
             );
-            let read = tokio::select! {
+            let entries: Entries = tokio::select! {
                 _ = shutdown.cancelled() => break,
-                read = tokio::time::timeout(common::redis::BLOCKING_TIMEOUT + Duration::from_secs(1), read) => read,
-            };
-            let entries: Entries = match read {
-                Ok(Ok(answer)) => streams::entries(answer).unwrap_or_default(),
-                Ok(Err(e)) => {
-                    if e.details().contains("NOGROUP") {
-                        let _ = streams::ensure_worker_group(&self.redis, keys::BOT_TURNS).await;
+                read = read => match read {
+                    Ok(entries) => entries,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "reading bot_turns failed; retrying");
+                        tokio::time::sleep(Duration::from_millis(250)).await;
+                        continue;
                     }
-                    tracing::warn!(error = %e, "reading bot_turns failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(250)).await;
-                    continue;
-                }
-                Err(_) => continue,
+                },
             };
             for (stream_id, fields) in entries {
                 if let Err(e) = self.take_turn(&fields).await {

@@ -1,0 +1,190 @@
+//! `load fanout`: R rooms of M members, spread over two nodes, each member saying
+//! something at a fixed rate; every member (the sender too) should receive every message
+//! of its room. Reports deliveries/s, lost deliveries and the say → delivery latency.
+
+use std::{
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex,
+    },
+    time::{Duration, Instant},
+};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::{client, stats};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The two nodes; members alternate between them.
+    #[arg(long, default_value = "http://127.0.0.1:3000")]
+    a: String,
+    #[arg(long, default_value = "http://127.0.0.1:3001")]
+    b: String,
+    /// Number of rooms.
+    #[arg(long, default_value_t = 20)]
+    rooms: usize,
+    /// Members per room.
+    #[arg(long, default_value_t = 50)]
+    members: usize,
+    /// Messages per second that each member says.
+    #[arg(long, default_value_t = 1.0)]
+    rate: f64,
+    /// How long to send, in seconds.
+    #[arg(long, default_value_t = 10)]
+    secs: u64,
+}
+
+struct Shared {
+    start: Instant,
+    sent: AtomicU64,
+    delivered: AtomicU64,
+    errors: AtomicU64,
+    latencies: Mutex<Vec<Duration>>,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    let nodes = [
+        (args.a.clone(), client::addr_of(&args.a)?),
+        (args.b.clone(), client::addr_of(&args.b)?),
+    ];
+    let shared = Arc::new(Shared {
+        start: Instant::now(),
+        sent: AtomicU64::new(0),
+        delivered: AtomicU64::new(0),
+        errors: AtomicU64::new(0),
+        latencies: Mutex::new(Vec::new()),
+    });
+    let total = args.rooms * args.members;
+    let sockets: Vec<_> = futures_util::stream::iter(0..total)
+        .map(|i| {
+            let http = &http;
+            let (base, addr) = nodes[i % 2].clone();
+            let room = format!("load-{}", i % args.rooms);
+            async move {
+                let token = client::new_token(http, &base, &format!("f{i}")).await?;
+                let mut ws = client::open_ws(addr, client::source_ip(i, 4), &token).await?;
+                ws.send(Message::Text(
+                    json!({"type": "room.join", "room": room, "ref": "j"})
+                        .to_string()
+                        .into(),
+                ))
+                .await?;
+                loop {
+                    match ws.next().await {
+                        Some(Ok(Message::Text(t))) if t.contains(r#""room.joined""#) => break,
+                        Some(Ok(_)) => continue,
+                        _ => anyhow::bail!("socket closed while joining"),
+                    }
+                }
+                Ok::<_, anyhow::Error>((ws, room))
+            }
+        })
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    let mut tasks = Vec::new();
+    for socket in sockets {
+        let (ws, room) = socket?;
+        let (sink, stream) = ws.split();
+        tasks.push(tokio::spawn(receive(stream, shared.clone())));
+        tasks.push(tokio::spawn(say(
+            sink,
+            room,
+            args.rate,
+            args.secs,
+            shared.clone(),
+        )));
+    }
+    eprintln!(
+        "fanout: {} rooms × {} members on two nodes; each says {} msg/s for {} s",
+        args.rooms, args.members, args.rate, args.secs
+    );
+    let begun = Instant::now();
+    tokio::time::sleep(Duration::from_secs(args.secs)).await;
+    let send_time = begun.elapsed();
+    let expected = |s: &Shared| s.sent.load(Ordering::Relaxed) * args.members as u64;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline && shared.delivered.load(Ordering::Relaxed) < expected(&shared)
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for t in tasks {
+        t.abort();
+    }
+    let delivered = shared.delivered.load(Ordering::Relaxed);
+    let mut latencies = shared.latencies.lock().unwrap().clone();
+    println!(
+        "fanout: sent {}, delivered {delivered} of {} ({:.0} deliveries/s), lost {}, errors {}",
+        shared.sent.load(Ordering::Relaxed),
+        expected(&shared),
+        delivered as f64 / send_time.as_secs_f64(),
+        expected(&shared).saturating_sub(delivered),
+        shared.errors.load(Ordering::Relaxed),
+    );
+    println!(
+        "fanout: room.say → room.message: {}",
+        stats::summary(&mut latencies)
+    );
+    Ok(())
+}
+
+type Sink = futures_util::stream::SplitSink<client::Socket, Message>;
+type Stream = futures_util::stream::SplitStream<client::Socket>;
+
+async fn say(mut sink: Sink, room: String, rate: f64, secs: u64, shared: Arc<Shared>) {
+    let period = Duration::from_secs_f64(1.0 / rate.max(0.001));
+    // Spread the members' first messages over one period.
+    let offset = period.mul_f64((shared.sent.load(Ordering::Relaxed) % 97) as f64 / 97.0);
+    tokio::time::sleep(offset).await;
+    let mut tick = tokio::time::interval(period);
+    let end = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < end {
+        tick.tick().await;
+        let micros = shared.start.elapsed().as_micros();
+        let frame = json!({"type": "room.say", "room": room, "text": format!("t{micros}")});
+        if sink
+            .send(Message::Text(frame.to_string().into()))
+            .await
+            .is_err()
+        {
+            break;
+        }
+        shared.sent.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+async fn receive(mut stream: Stream, shared: Arc<Shared>) {
+    let mut local = Vec::new();
+    while let Some(Ok(message)) = stream.next().await {
+        let Message::Text(text) = message else {
+            continue;
+        };
+        let Ok(frame) = serde_json::from_str::<Value>(&text) else {
+            continue;
+        };
+        match frame["type"].as_str() {
+            Some("room.message") => {
+                if let Some(sent) = frame["text"]
+                    .as_str()
+                    .and_then(|t| t.strip_prefix('t'))
+                    .and_then(|m| m.parse::<u128>().ok())
+                {
+                    let now = shared.start.elapsed().as_micros();
+                    local.push(Duration::from_micros(now.saturating_sub(sent) as u64));
+                    shared.delivered.fetch_add(1, Ordering::Relaxed);
+                    if local.len() >= 256 {
+                        shared.latencies.lock().unwrap().append(&mut local);
+                    }
+                }
+            }
+            Some("error") => {
+                shared.errors.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! `load moves`: many concurrent games, X on one node and O on the other, each player
+//! moving as soon as it is its turn (and asking for a rematch when a game ends). The
+//! latency is from sending a move to the opponent, on the other node, receiving the state.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        Arc, Mutex,
+    },
+    time::{Duration, Instant},
+};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::{client, stats};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Node of the X players.
+    #[arg(long, default_value = "http://127.0.0.1:3000")]
+    a: String,
+    /// Node of the O players.
+    #[arg(long, default_value = "http://127.0.0.1:3001")]
+    b: String,
+    /// Concurrent games.
+    #[arg(long, default_value_t = 1000)]
+    games: usize,
+    /// How long to play, in seconds.
+    #[arg(long, default_value_t = 10)]
+    secs: u64,
+}
+
+#[derive(Default)]
+struct Shared {
+    /// Per game: the version a move will produce, when it was sent, and by whom.
+    pending: Mutex<HashMap<String, (u64, Instant, String)>>,
+    latencies: Mutex<Vec<Duration>>,
+    moves: AtomicU64,
+    errors: AtomicU64,
+    stop: AtomicBool,
+}
+
+async fn recv_json(ws: &mut client::Socket) -> anyhow::Result<Value> {
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) => return Ok(serde_json::from_str(&t)?),
+            Some(Ok(_)) => continue,
+            _ => anyhow::bail!("socket closed"),
+        }
+    }
+}
+
+async fn until_state(ws: &mut client::Socket) -> anyhow::Result<Value> {
+    loop {
+        let frame = recv_json(ws).await?;
+        if frame["type"] == "game.state" {
+            return Ok(frame["game"].clone());
+        }
+        if frame["type"] == "error" {
+            anyhow::bail!("error while setting up: {frame}");
+        }
+    }
+}
+
+/// One game's two players, ready to play.
+async fn set_up(
+    http: &reqwest::Client,
+    args: &Args,
+    i: usize,
+) -> anyhow::Result<(client::Socket, client::Socket, String)> {
+    let (a, b) = (client::addr_of(&args.a)?, client::addr_of(&args.b)?);
+    let x_token = client::new_token(http, &args.a, &format!("mx{i}")).await?;
+    let o_token = client::new_token(http, &args.b, &format!("mo{i}")).await?;
+    let source = client::source_ip(i, 4);
+    let mut x = client::open_ws(a, source, &x_token).await?;
+    let mut o = client::open_ws(b, source, &o_token).await?;
+    recv_json(&mut x).await?;
+    recv_json(&mut o).await?;
+    x.send(Message::Text(
+        json!({"type": "game.create"}).to_string().into(),
+    ))
+    .await?;
+    let game = until_state(&mut x).await?;
+    let id = game["id"].as_str().unwrap_or_default().to_string();
+    o.send(Message::Text(
+        json!({"type": "game.join", "game": id}).to_string().into(),
+    ))
+    .await?;
+    until_state(&mut o).await?;
+    Ok((x, o, id))
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    let pairs: Vec<_> = futures_util::stream::iter(0..args.games)
+        .map(|i| {
+            let http = &http;
+            let args = &args;
+            async move { set_up(http, args, i).await }
+        })
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    let shared = Arc::new(Shared::default());
+    let mut tasks = Vec::new();
+    for (i, pair) in pairs.into_iter().enumerate() {
+        let (x, o, _) = pair?;
+        tasks.push(tokio::spawn(play(x, format!("mx{i}"), shared.clone())));
+        tasks.push(tokio::spawn(play(o, format!("mo{i}"), shared.clone())));
+    }
+    eprintln!(
+        "moves: {} games set up in {:.1} s; playing for {} s",
+        args.games,
+        started.elapsed().as_secs_f64(),
+        args.secs
+    );
+    // Each X player opens as soon as it reads the "playing" state it was sent.
+    let playing = Instant::now();
+    tokio::time::sleep(Duration::from_secs(args.secs)).await;
+    shared.stop.store(true, Ordering::Relaxed);
+    let elapsed = playing.elapsed();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for t in tasks {
+        t.abort();
+    }
+    let moves = shared.moves.load(Ordering::Relaxed);
+    let mut latencies = shared.latencies.lock().unwrap().clone();
+    println!(
+        "moves: {} concurrent games, X and O on different nodes: {moves} moves in {:.1} s = {:.0} moves/s, errors {}",
+        args.games,
+        elapsed.as_secs_f64(),
+        moves as f64 / elapsed.as_secs_f64(),
+        shared.errors.load(Ordering::Relaxed)
+    );
+    println!(
+        "moves: move → state at the opponent: {}",
+        stats::summary(&mut latencies)
+    );
+    Ok(())
+}
+
+fn my_mark<'a>(game: &'a Value, me: &str) -> Option<&'a str> {
+    ["X", "O"].into_iter().find(|m| game["players"][*m] == me)
+}
+
+async fn act(
+    ws: &mut client::Socket,
+    game: &Value,
+    me: &str,
+    shared: &Shared,
+) -> anyhow::Result<()> {
+    let id = game["id"].as_str().unwrap_or_default();
+    match game["status"].as_str() {
+        Some("playing")
+            if game["next"].as_str().is_some() && game["next"].as_str() == my_mark(game, me) =>
+        {
+            let Some(cell) = game["board"]
+                .as_array()
+                .and_then(|b| b.iter().position(Value::is_null))
+            else {
+                return Ok(());
+            };
+            let version = game["version"].as_u64().unwrap_or(0);
+            shared.pending.lock().unwrap().insert(
+                id.to_string(),
+                (version + 1, Instant::now(), me.to_string()),
+            );
+            ws.send(Message::Text(
+                json!({"type": "game.move", "game": id, "cell": cell})
+                    .to_string()
+                    .into(),
+            ))
+            .await?;
+        }
+        Some("won") | Some("draw") => {
+            ws.send(Message::Text(
+                json!({"type": "game.rematch", "game": id})
+                    .to_string()
+                    .into(),
+            ))
+            .await?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+async fn play(mut ws: client::Socket, me: String, shared: Arc<Shared>) -> anyhow::Result<()> {
+    loop {
+        let frame = recv_json(&mut ws).await?;
+        match frame["type"].as_str() {
+            Some("game.state") => {
+                let game = &frame["game"];
+                let id = game["id"].as_str().unwrap_or_default();
+                let version = game["version"].as_u64().unwrap_or(0);
+                {
+                    let mut pending = shared.pending.lock().unwrap();
+                    if let Some((expected, sent, mover)) = pending.get(id) {
+                        if *expected == version && *mover != me {
+                            shared.latencies.lock().unwrap().push(sent.elapsed());
+                            shared.moves.fetch_add(1, Ordering::Relaxed);
+                            pending.remove(id);
+                        }
+                    }
+                }
+                if !shared.stop.load(Ordering::Relaxed) {
+                    act(&mut ws, game, &me, &shared).await?;
+                }
+            }
+            Some("error") => {
+                shared.errors.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {}
+        }
+    }
+}
