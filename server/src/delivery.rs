@@ -54,6 +54,7 @@ pub async fn run(state: AppState, reader: Client, mut last_id: String) {
 fn deliver(state: &AppState, entries: Entries, last_id: &mut String) {
     for (stream_id, fields) in entries {
         *last_id = stream_id.clone();
+        crate::metrics::reply_read(&stream_id);
         let entry = ReplyEntry::from_fields(stream_id, fields);
         state.hub.deliver_reply(&entry.token, &entry.message);
     }

@@ -1,11 +1,13 @@
 //! The HTTP routes of PROTOCOL.md: `POST /token`, `GET /refresh_token`, `GET /health`,
-//! `GET /leaderboard`, `GET /players/count`.
+//! `GET /kpi`, `GET /stats`, `GET /metrics`, `GET /leaderboard`, `GET /players/count`.
 //! Errors are JSON: `{"error":{"code":…,"message":…}}` with a 4xx or 503 status.
+
+use std::net::SocketAddr;
 
 use axum::{
     body::Bytes,
-    extract::{Query, State},
-    http::StatusCode,
+    extract::{ConnectInfo, Query, State},
+    http::{header, HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     Json,
 };
@@ -13,7 +15,7 @@ use common::{names, protocol::SessionDoc};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::state::AppState;
+use crate::{kpi, state::AppState, stats::Stats};
 
 /// A request that could not be served.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +28,8 @@ pub enum ApiError {
     BadRequest(String),
     #[error("storage unavailable, try again")]
     Unavailable,
+    #[error("too many requests; retry in {0} ms")]
+    RateLimited(u64),
 }
 
 impl ApiError {
@@ -35,6 +39,7 @@ impl ApiError {
             ApiError::SessionNotFound => (StatusCode::NOT_FOUND, "session_not_found"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
         }
     }
 }
@@ -42,11 +47,18 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.parts();
-        (
-            status,
-            Json(json!({"error": {"code": code, "message": self.to_string()}})),
-        )
-            .into_response()
+        let mut error = json!({"code": code, "message": self.to_string()});
+        if let ApiError::RateLimited(ms) = self {
+            error["retry_after_ms"] = json!(ms);
+            let secs = ms.div_ceil(1000).to_string();
+            return (
+                status,
+                [(header::RETRY_AFTER, secs)],
+                Json(json!({ "error": error })),
+            )
+                .into_response();
+        }
+        (status, Json(json!({ "error": error }))).into_response()
     }
 }
 
@@ -65,9 +77,25 @@ struct NameBody {
     name: Option<String>,
 }
 
+/// The client's IP: the first `X-Forwarded-For` entry when the node trusts it (behind a
+/// load balancer), else the peer address.
+fn client_ip(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> String {
+    let forwarded = state
+        .config
+        .trust_forwarded_for
+        .then(|| headers.get("x-forwarded-for")?.to_str().ok())
+        .flatten()
+        .and_then(|list| list.split(',').next())
+        .map(str::trim)
+        .filter(|ip| !ip.is_empty());
+    forwarded.map_or_else(|| peer.ip().to_string(), str::to_string)
+}
+
 /// `POST /token?name=N` or with the JSON body `{"name":"N"}`: a new session.
 pub async fn create_token(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Query(query): Query<NameQuery>,
     body: Bytes,
 ) -> Result<Json<SessionDoc>, ApiError> {
@@ -84,6 +112,10 @@ pub async fn create_token(
             .unwrap_or_default(),
     };
     let name = names::validate(&raw).map_err(|why| ApiError::InvalidName(why.to_string()))?;
+    let ip = client_ip(&state, peer, &headers);
+    if let Some(wait) = state.limits.new_token(&ip).await.map_err(unavailable)? {
+        return Err(ApiError::RateLimited(wait));
+    }
     let doc = state.sessions.create(&name).await.map_err(unavailable)?;
     Ok(Json(doc))
 }
@@ -141,4 +173,36 @@ pub async fn leaderboard(State(state): State<AppState>) -> Result<Response, ApiE
 pub async fn players_count(State(state): State<AppState>) -> Result<Response, ApiError> {
     let estimated = state.games.players_today().await.map_err(unavailable)?;
     Ok(Json(json!({ "estimated": estimated })).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct DayQuery {
+    day: Option<String>,
+}
+
+/// `GET /kpi?day=YYYYMMDD` (today when absent): WebSocket sessions per app, node and hour.
+pub async fn kpi(
+    State(state): State<AppState>,
+    Query(query): Query<DayQuery>,
+) -> Result<Response, ApiError> {
+    let day = query.day.unwrap_or_else(common::clock::today);
+    if !kpi::valid_day(&day) {
+        return Err(ApiError::BadRequest(format!(
+            "day must be a date as YYYYMMDD, not {day:?}"
+        )));
+    }
+    let counts = state.kpi.day(&day).await.map_err(unavailable)?;
+    Ok(Json(counts).into_response())
+}
+
+/// `GET /stats`: frames per minute, cluster-wide, per kind and `all`.
+pub async fn stats(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let report = Stats::read(&state.redis).await.map_err(unavailable)?;
+    Ok(Json(report).into_response())
+}
+
+/// `GET /metrics`: this node's metrics in the Prometheus text format.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let body = crate::metrics::render(&state).await;
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }

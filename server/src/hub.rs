@@ -25,6 +25,8 @@ use common::{
 };
 use tokio::sync::{mpsc, Notify};
 
+use crate::metrics;
+
 /// Which endpoint a socket came through; it decides the shape of a bot reply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SocketKind {
@@ -67,10 +69,14 @@ impl Outbox {
     }
 
     pub fn send_json(&self, msg: &ServerMsg) {
-        self.send(Message::Text(msg.to_json().into()));
+        if let ServerMsg::Error { code, .. } = msg {
+            metrics::error(*code);
+        }
+        self.send_text(msg.kind(), &msg.to_json().into());
     }
 
-    fn send_text(&self, text: &Utf8Bytes) {
+    fn send_text(&self, kind: &'static str, text: &Utf8Bytes) {
+        metrics::frame_out(kind);
         self.send(Message::Text(text.clone()));
     }
 }
@@ -100,7 +106,7 @@ struct Conn {
 struct Member {
     seen: Option<Position>,
     /// `Some` while joining: frames held back until the join's answer is sent.
-    held: Option<Vec<(Position, Utf8Bytes)>>,
+    held: Option<Vec<(Position, &'static str, Utf8Bytes)>>,
 }
 
 #[derive(Default)]
@@ -209,7 +215,7 @@ impl Hub {
                     ws.get_or_insert_with(|| ServerMsg::bot_reply(msg.clone()).to_json().into())
                 }
             };
-            conn.outbox.send_text(text);
+            conn.outbox.send_text("bot.reply", text);
         }
     }
 
@@ -289,10 +295,10 @@ impl Hub {
         };
         conn.outbox.send_json(answer);
         member.seen = position.max(member.seen);
-        for (pos, frame) in member.held.take().unwrap_or_default() {
+        for (pos, kind, frame) in member.held.take().unwrap_or_default() {
             if member.seen.is_none_or(|seen| pos > seen) {
                 member.seen = Some(pos);
-                conn.outbox.send_text(&frame);
+                conn.outbox.send_text(kind, &frame);
             }
         }
     }
@@ -327,10 +333,10 @@ impl Hub {
         };
         let text: Utf8Bytes = frame.to_json().into();
         if let Some(held) = member.held.as_mut() {
-            held.push((position, text));
+            held.push((position, frame.kind(), text));
         } else if member.seen.is_none_or(|seen| position > seen) {
             member.seen = Some(position);
-            conn.outbox.send_text(&text);
+            conn.outbox.send_text(frame.kind(), &text);
         }
     }
 
@@ -365,10 +371,10 @@ impl Hub {
                     .clone()
             };
             if let Some(held) = member.held.as_mut() {
-                held.push((position, text));
+                held.push((position, plain.kind(), text));
             } else if member.seen.is_none_or(|seen| position > seen) {
                 member.seen = Some(position);
-                conn.outbox.send_text(&text);
+                conn.outbox.send_text(plain.kind(), &text);
             }
         }
     }
@@ -382,7 +388,7 @@ impl Hub {
         let text: Utf8Bytes = frame.to_json().into();
         for id in members.keys() {
             if let Some(conn) = inner.conns.get(id).filter(|c| c.name != name) {
-                conn.outbox.send_text(&text);
+                conn.outbox.send_text(frame.kind(), &text);
             }
         }
     }

@@ -3,7 +3,12 @@
 //!
 //! - [`config`]: settings from flags and the environment.
 //! - [`state`]: what handlers and socket tasks share.
-//! - [`http`]: the HTTP routes (`/token`, `/refresh_token`, `/health`).
+//! - [`http`]: the HTTP routes (`/token`, `/refresh_token`, `/health`, `/kpi`, `/stats`,
+//!   `/metrics`, `/leaderboard`, `/players/count`).
+//! - [`limits`]: rate limits per token and per client IP, counted in Redis.
+//! - [`kpi`]: WebSocket session counts per app, node, day and hour.
+//! - [`stats`]: frames per minute and their handling time, cluster-wide.
+//! - [`metrics`]: the Prometheus metrics of this node.
 //! - [`socket`]: the life of one WebSocket (`/chat`, `/ws`).
 //! - [`bot_chat`]: a human message to the bot, stored before it is acknowledged.
 //! - [`games`]: the tic-tac-toe requests.
@@ -21,9 +26,13 @@ pub mod delivery;
 pub mod games;
 pub mod http;
 pub mod hub;
+pub mod kpi;
+pub mod limits;
+pub mod metrics;
 pub mod rooms;
 pub mod socket;
 pub mod state;
+pub mod stats;
 pub mod sweeper;
 
 use std::{future::Future, sync::Arc, time::Duration};
@@ -81,6 +90,15 @@ impl Node {
                 games: Games::new(redis.clone(), sharded),
                 rooms: rooms::Rooms::new(redis.clone(), sharded),
                 bus,
+                limits: limits::Limits::new(
+                    redis.clone(),
+                    config.rate_per_5s,
+                    config.rate_per_min,
+                    config.token_rate_per_min,
+                ),
+                kpi: kpi::Kpi::new(redis.clone()),
+                stats: stats::Stats::default(),
+                metrics: metrics::install(),
                 redis,
                 config,
                 hub: hub::Hub::default(),
@@ -93,6 +111,7 @@ impl Node {
         tokio::spawn(bus::run_dispatch(state.clone()));
         tokio::spawn(sweeper::run_heartbeat(state.clone()));
         tokio::spawn(sweeper::run_sweeper(state.clone()));
+        tokio::spawn(stats::run_flush(state.clone()));
         Ok(Node { state, delivery })
     }
 
@@ -108,6 +127,9 @@ impl Node {
             .route("/health", get(http::health))
             .route("/leaderboard", get(http::leaderboard))
             .route("/players/count", get(http::players_count))
+            .route("/kpi", get(http::kpi))
+            .route("/stats", get(http::stats))
+            .route("/metrics", get(http::metrics))
             .route("/chat", get(socket::chat))
             .route("/ws", get(socket::ws))
             .fallback_service(ServeDir::new(&self.state.config.web_dir))
@@ -128,7 +150,10 @@ impl Node {
             cancel.cancel();
         };
         tracing::info!(node = %self.state.node_id, addr = %listener.local_addr()?, "listening");
-        axum::serve(listener, self.router())
+        let app = self
+            .router()
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        axum::serve(listener, app)
             .with_graceful_shutdown(signal)
             .await?;
         self.state.sockets.close();

@@ -2,7 +2,11 @@
 //! writer task joined with `select!`, a bounded outbound queue, pings every 25 s, a close
 //! after 60 s of silence, and a close with 1001 when the node shuts down.
 
-use std::{pin::pin, sync::Arc, time::Duration};
+use std::{
+    pin::pin,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use axum::{
     extract::{
@@ -23,7 +27,7 @@ use crate::{
     bot_chat::{self, SayError},
     games,
     hub::{Outbox, SocketKind},
-    rooms,
+    kpi, metrics, rooms,
     state::AppState,
 };
 
@@ -121,6 +125,9 @@ async fn serve(mut socket: WebSocket, state: AppState, token: String, kind: Sock
             return;
         }
     };
+    if let Err(e) = Box::pin(state.kpi.count(kpi::app_of(kind), &state.node_id)).await {
+        tracing::warn!(error = %e, "counting the session in the KPIs failed");
+    }
     let (outbox, rx, kick) = Outbox::new(OUTBOX_CAPACITY);
     let id = state
         .hub
@@ -235,43 +242,76 @@ async fn read_loop(mut stream: SplitStream<WebSocket>, client: &Peer<'_>) -> Opt
             Message::Close(_) => return None,
             Message::Ping(_) | Message::Pong(_) => continue,
         };
-        if text.len() as u64 > client.state.config.max_frame_bytes {
-            let limit = client.state.config.max_frame_bytes;
-            let message = format!("frame larger than {limit} bytes");
-            client
-                .outbox
-                .send_json(&ServerMsg::error(None, ErrorCode::TooLarge, message));
-            continue;
-        }
         // Boxed: the handler's state is large and only exists while a frame is handled,
         // so it should not be part of every idle socket's task.
-        if let Some(closing) = Box::pin(handle_text(client, text.as_str())).await {
+        if let Some(closing) = Box::pin(handle_frame(client, text.as_str())).await {
             return Some(closing);
         }
     }
 }
 
-/// Answers one text frame; returns a close frame when the socket must end.
-async fn handle_text(peer: &Peer<'_>, text: &str) -> Option<Message> {
-    let (reference, request) = match peer.kind {
-        SocketKind::Chat => (
+/// Counts one text frame against the limits, answers it, and records it in the stats and
+/// metrics; returns a close frame when the socket must end.
+async fn handle_frame(peer: &Peer<'_>, text: &str) -> Option<Message> {
+    let started = Instant::now();
+    let state = peer.state;
+    if text.len() as u64 > state.config.max_frame_bytes {
+        let limit = state.config.max_frame_bytes;
+        let message = format!("frame larger than {limit} bytes");
+        peer.outbox
+            .send_json(&ServerMsg::error(None, ErrorCode::TooLarge, message));
+        metrics::frame_in("invalid");
+        state.stats.record(None, started.elapsed());
+        return None;
+    }
+    let parsed = match peer.kind {
+        SocketKind::Chat => Ok((
             None,
             ClientMsg::BotSay {
                 text: text.to_string(),
             },
-        ),
-        SocketKind::Ws => match parse_client(text) {
-            Ok(parsed) => parsed,
-            Err(bad) => {
-                peer.outbox.send_json(&ServerMsg::error(
-                    bad.reference,
-                    ErrorCode::BadRequest,
-                    bad.message,
-                ));
-                return None;
-            }
-        },
+        )),
+        SocketKind::Ws => parse_client(text),
     };
+    let kind = parsed.as_ref().ok().map(|(_, request)| request.kind());
+    metrics::frame_in(kind.unwrap_or("invalid"));
+    let reference = match &parsed {
+        Ok((reference, _)) => reference.clone(),
+        Err(bad) => bad.reference.clone(),
+    };
+    let closing = match state.limits.frame(&peer.token).await {
+        Ok(Some(retry_after_ms)) => {
+            metrics::rate_limited();
+            peer.outbox
+                .send_json(&ServerMsg::rate_limited(reference, retry_after_ms));
+            None
+        }
+        Ok(None) | Err(_) => {
+            // Without Redis the limit cannot be counted; the request itself then reports
+            // `unavailable` if it needs Redis.
+            match parsed {
+                Ok((reference, request)) => handle_request(peer, reference, request).await,
+                Err(bad) => {
+                    peer.outbox.send_json(&ServerMsg::error(
+                        bad.reference,
+                        ErrorCode::BadRequest,
+                        bad.message,
+                    ));
+                    None
+                }
+            }
+        }
+    };
+    state.stats.record(kind, started.elapsed());
+    closing
+}
+
+/// Answers one request; returns a close frame when the socket must end.
+async fn handle_request(
+    peer: &Peer<'_>,
+    reference: Option<String>,
+    request: ClientMsg,
+) -> Option<Message> {
     let outcome = match request {
         ClientMsg::BotSay { text } => {
             return match bot_chat::say(peer.state, &peer.token, &peer.name, &text).await {

@@ -6,7 +6,11 @@ use common::{game::store::Games, session::Sessions};
 use fred::prelude::Client;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::{bus::Bus, config::Config, hub::Hub, rooms::Rooms};
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::{
+    bus::Bus, config::Config, hub::Hub, kpi::Kpi, limits::Limits, rooms::Rooms, stats::Stats,
+};
 
 /// Shared state of one node; cheap to clone.
 #[derive(Clone)]
@@ -24,6 +28,14 @@ pub struct Inner {
     pub rooms: Rooms,
     /// Pub/sub for games and rooms.
     pub bus: Bus,
+    /// Rate limits per token and per client IP.
+    pub limits: Limits,
+    /// WebSocket session counts per app, node, day and hour.
+    pub kpi: Kpi,
+    /// This node's frame counts not yet flushed to the cluster-wide minute stats.
+    pub stats: Stats,
+    /// Renders `GET /metrics`.
+    pub metrics: PrometheusHandle,
     /// Sockets held by this node, by token.
     pub hub: Hub,
     /// Cancelled when the node shuts down: every socket closes with 1001.

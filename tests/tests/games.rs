@@ -243,7 +243,9 @@ async fn answer_to(ws: &mut Ws, reference: &str) -> Value {
 
 #[tokio::test]
 async fn two_simultaneous_moves_for_one_turn_through_two_nodes_apply_once() {
-    let (_redis, a, b) = two_nodes(&[]).await;
+    // 25 games in a row by the same two players: far more frames than the default limits.
+    let limits = [("RATE_PER_5S", "10000"), ("RATE_PER_MIN", "10000")];
+    let (_redis, a, b) = two_nodes(&limits).await;
     let mut x_on_a = player(&a, "xavier").await;
     let (mut x_on_b, _) = Ws::hello(&b.ws_url("/ws", &x_on_a.token)).await;
     let mut o = player(&b, "olga").await;

@@ -1,0 +1,260 @@
+//! What operators rely on, against real nodes and a real Redis: rate limits shared by the
+//! nodes, token minting limited per client IP, session KPIs per app, node and hour,
+//! cluster-wide `/stats`, and `/metrics` in the Prometheus text format.
+
+use std::time::Duration;
+
+use e2e::{eventually, new_session, Redis, Server, Ws};
+use serde_json::{json, Value};
+
+fn token(doc: &Value) -> String {
+    doc["token"].as_str().unwrap().to_string()
+}
+
+async fn get_json(url: &str) -> (u16, Value) {
+    let resp = reqwest::get(url).await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap())
+}
+
+/// Sends `room.leave` (answered by an `ack`, touching nothing) and returns the answer.
+async fn cheap_request(ws: &mut Ws, reference: &str) -> Value {
+    ws.send(json!({"type": "room.leave", "room": "lobby", "ref": reference}))
+        .await;
+    loop {
+        let frame = ws.recv().await;
+        if frame["ref"] == reference {
+            return frame;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_token_is_rate_limited_across_nodes_and_the_dropped_frame_does_nothing() {
+    let redis = Redis::start().await;
+    let url = redis.url();
+    let limits = [("RATE_PER_5S", "5"), ("RATE_PER_MIN", "100")];
+    let (a, b) = tokio::join!(Server::start(&url, &limits), Server::start(&url, &limits));
+    let doc = new_session(&a.base, "busy").await;
+    let (mut on_a, _) = Ws::hello(&a.ws_url("/ws", &token(&doc))).await;
+    let (mut on_b, _) = Ws::hello(&b.ws_url("/ws", &token(&doc))).await;
+    for i in 0..3 {
+        assert_eq!(
+            cheap_request(&mut on_a, &format!("a{i}")).await["type"],
+            "ack"
+        );
+    }
+    for i in 0..2 {
+        assert_eq!(
+            cheap_request(&mut on_b, &format!("b{i}")).await["type"],
+            "ack"
+        );
+    }
+    // The sixth frame within 5 s, whichever node it reaches, is refused.
+    on_b.send(json!({"type": "bot.say", "text": "dropped", "ref": "over"}))
+        .await;
+    let refused = on_b.recv().await;
+    assert_eq!(refused["type"], "error", "{refused}");
+    assert_eq!(refused["code"], "rate_limited");
+    assert_eq!(refused["ref"], "over");
+    let wait = refused["retry_after_ms"].as_u64().expect("retry_after_ms");
+    assert!((1..=5000).contains(&wait), "{wait}");
+    on_b.assert_silent(Duration::from_millis(300)).await;
+    let (_, history) = get_json(&format!("{}/refresh_token?token={}", a.base, token(&doc))).await;
+    assert_eq!(
+        history["messages"],
+        json!([]),
+        "the dropped message was not stored"
+    );
+
+    // The socket stayed open: once the window has passed, frames are accepted again.
+    tokio::time::sleep(Duration::from_millis(wait + 50)).await;
+    assert_eq!(cheap_request(&mut on_b, "again").await["type"], "ack");
+}
+
+#[tokio::test]
+async fn minting_tokens_is_limited_per_client_ip() {
+    let redis = Redis::start().await;
+    let node = Server::start(
+        &redis.url(),
+        &[("TOKEN_RATE_PER_MIN", "3"), ("TRUST_FORWARDED_FOR", "true")],
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let mint = |ip: &'static str| {
+        http.post(format!("{}/token?name=minter", node.base))
+            .header("x-forwarded-for", ip)
+            .send()
+    };
+    for _ in 0..3 {
+        assert_eq!(mint("203.0.113.7").await.unwrap().status(), 200);
+    }
+    let refused = mint("203.0.113.7").await.unwrap();
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().contains_key("retry-after"));
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited");
+    assert!(body["error"]["retry_after_ms"].as_u64().unwrap() > 0);
+    // Another client behind the same balancer is not affected.
+    assert_eq!(mint("203.0.113.8").await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn sessions_are_counted_per_app_node_and_hour() {
+    let redis = Redis::start().await;
+    let url = redis.url();
+    let (a, b) = tokio::join!(
+        Server::start(&url, &[("NODE_ID", "kpi-a")]),
+        Server::start(&url, &[("NODE_ID", "kpi-b")])
+    );
+    let doc = new_session(&a.base, "counted").await;
+    let t = token(&doc);
+    let _ws1 = Ws::hello(&a.ws_url("/ws", &t)).await;
+    let _ws2 = Ws::hello(&a.ws_url("/ws", &t)).await;
+    let _chat = Ws::connect(&b.ws_url("/chat", &t)).await;
+    let _ws3 = Ws::hello(&b.ws_url("/ws", &t)).await;
+
+    let kpi = eventually(
+        Duration::from_secs(5),
+        "the KPIs of all four sessions",
+        || async {
+            let (status, kpi) = get_json(&format!("{}/kpi", b.base)).await;
+            assert_eq!(status, 200);
+            (kpi["apps"]["chat"]["kpi-b"]["day"] == 1).then_some(kpi)
+        },
+    )
+    .await;
+    let day = kpi["day"].as_str().unwrap().to_string();
+    assert_eq!(day.len(), 8);
+    let apps = &kpi["apps"];
+    assert_eq!(apps["ws"]["kpi-a"]["day"], 2);
+    assert_eq!(apps["ws"]["kpi-b"]["day"], 1);
+    for (app, node, n) in [("ws", "kpi-a", 2), ("ws", "kpi-b", 1), ("chat", "kpi-b", 1)] {
+        let hours = apps[app][node]["hours"].as_object().unwrap();
+        assert_eq!(hours.len(), 24);
+        let total: u64 = hours.values().map(|v| v.as_u64().unwrap()).sum();
+        assert_eq!(
+            total, n,
+            "{app} on {node}: every session in one hour of the day"
+        );
+    }
+    let (_, same) = get_json(&format!("{}/kpi?day={day}", a.base)).await;
+    assert_eq!(same["apps"], kpi["apps"]);
+    let (status, other_day) = get_json(&format!("{}/kpi?day=20200101", a.base)).await;
+    assert_eq!(status, 200);
+    assert_eq!(other_day["apps"], json!({}));
+    let (status, bad) = get_json(&format!("{}/kpi?day=2026-11-25", a.base)).await;
+    assert_eq!(status, 400);
+    assert_eq!(bad["error"]["code"], "bad_request");
+}
+
+#[tokio::test]
+async fn stats_count_every_nodes_frames_per_minute_and_kind() {
+    let redis = Redis::start().await;
+    let url = redis.url();
+    let (a, b) = tokio::join!(Server::start(&url, &[]), Server::start(&url, &[]));
+    let doc = new_session(&a.base, "stat").await;
+    let (mut on_a, _) = Ws::hello(&a.ws_url("/ws", &token(&doc))).await;
+    let (mut on_b, _) = Ws::hello(&b.ws_url("/ws", &token(&doc))).await;
+    for i in 0..3 {
+        cheap_request(&mut on_a, &format!("a{i}")).await;
+    }
+    on_b.send(json!({"type": "game.create"})).await;
+    on_b.recv_type("game.state").await;
+    on_b.send_text("not json").await;
+    on_b.recv_type("error").await;
+
+    // Two minutes are read so that a minute starting mid-test loses nothing.
+    let both = |kind: &Value| {
+        kind["current"]["requests"].as_u64().unwrap_or(0)
+            + kind["prev1"]["requests"].as_u64().unwrap_or(0)
+    };
+    let stats = eventually(
+        Duration::from_secs(5),
+        "every node's frames in /stats",
+        || async {
+            let (_, body) = get_json(&format!("{}/stats", a.base)).await;
+            let s = &body["stats"];
+            (both(&s["room.leave"]) == 3 && both(&s["game.create"]) == 1 && both(&s["all"]) == 5)
+                .then(|| s.clone())
+        },
+    )
+    .await;
+    let current = &stats["all"]["current"];
+    let start = current["startofminute_epoch"].as_i64().unwrap();
+    assert_eq!(start % 60, 0);
+    assert_eq!(stats["all"]["prev1"]["startofminute_epoch"], start - 60);
+    assert_eq!(stats["all"]["prev2"]["startofminute_epoch"], start - 120);
+    assert!(current["rate"].as_f64().unwrap() >= current["requests"].as_f64().unwrap());
+    assert!(
+        stats["game.create"]["current"]["latency_ms"]
+            .as_f64()
+            .unwrap()
+            >= 0.0
+    );
+}
+
+/// Sample lines of a Prometheus text page: `name{labels} value`.
+fn samples(page: &str) -> Vec<(String, f64)> {
+    page.lines()
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(|line| {
+            let (series, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("{line}"));
+            let value: f64 = value.parse().unwrap_or_else(|_| panic!("value of {line}"));
+            let name_end = series.find('{').unwrap_or(series.len());
+            let name = &series[..name_end];
+            assert!(
+                !name.is_empty()
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
+                "metric name in {line}"
+            );
+            if name_end < series.len() {
+                assert!(series.ends_with('}'), "labels of {line}");
+            }
+            (series.to_string(), value)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn metrics_are_prometheus_text_with_frames_errors_limits_and_streams() {
+    let redis = Redis::start().await;
+    let node = Server::start(&redis.url(), &[("RATE_PER_5S", "4")]).await;
+    let doc = new_session(&node.base, "watched").await;
+    let (mut ws, _) = Ws::hello(&node.ws_url("/ws", &token(&doc))).await;
+    ws.send(json!({"type": "bot.say", "text": "hello"})).await;
+    ws.recv_type("ack").await;
+    ws.send_text("{}").await;
+    ws.recv_type("error").await;
+    for i in 0..3 {
+        cheap_request(&mut ws, &format!("r{i}")).await;
+    }
+
+    let resp = reqwest::get(format!("{}/metrics", node.base))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let content_type = resp.headers()["content-type"].to_str().unwrap().to_string();
+    assert!(content_type.starts_with("text/plain"), "{content_type}");
+    let page = resp.text().await.unwrap();
+    let all = samples(&page);
+    let value = |series: &str| {
+        all.iter()
+            .find(|(s, _)| s == series)
+            .map(|(_, v)| *v)
+            .unwrap_or_else(|| panic!("{series} missing from\n{page}"))
+    };
+    assert_eq!(value("ws_sockets_open"), 1.0);
+    assert_eq!(value("ws_frames_in_total{type=\"bot.say\"}"), 1.0);
+    assert_eq!(value("ws_frames_in_total{type=\"invalid\"}"), 1.0);
+    assert_eq!(value("ws_frames_out_total{type=\"hello\"}"), 1.0);
+    assert_eq!(value("ws_errors_total{code=\"bad_request\"}"), 1.0);
+    assert_eq!(value("ws_errors_total{code=\"rate_limited\"}"), 1.0);
+    assert_eq!(value("ws_rate_limited_total"), 1.0);
+    assert!(value("redis_command_latency_seconds_count") >= 1.0);
+    assert_eq!(value("stream_length{stream=\"message_channel\"}"), 1.0);
+    assert!(page.contains("stream_group_pending{stream=\"message_channel\"}"));
+    assert!(page.contains("# TYPE ws_frames_in_total counter"));
+}

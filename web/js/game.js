@@ -1,0 +1,284 @@
+// The game view: board, players, whose turn, result, rematch and leave; which seat is this player's.
+
+import { $, copyText, describeError, notify } from './ui.js';
+
+const FINISHED = new Set(['won', 'draw', 'abandoned']);
+const other = (mark) => (mark === 'X' ? 'O' : 'X');
+
+/** The room of a game's chat. */
+export const gameRoom = (id) => `game:${id}`;
+
+/** The link that opens a game (after the name step). */
+export const gameLink = (id) => `${location.origin}/?game=${encodeURIComponent(id)}`;
+
+/**
+ * This page's seat in a game. The game object names players, not sockets, so the seat is the one
+ * holding this player's name (not the bot's); `hint` settles the case where both seats hold it.
+ */
+export function seatOf(game, myName, hint) {
+  const mine = ['X', 'O'].filter((m) => game.players[m] === myName && !(game.vs_bot && game.bot === m));
+  if (mine.length === 2) return hint === 'O' ? 'O' : 'X';
+  return mine[0] ?? null;
+}
+
+export class GameView {
+  /**
+   * `actions`: `move(cell)`, `rematch()`, `leave()`, `lobby()` called by the controls;
+   * `onEnd(game)` once a game is seen finishing.
+   */
+  constructor({ myName, actions, onEnd }) {
+    this.myName = myName;
+    this.actions = actions;
+    this.onEnd = onEnd;
+    this.game = null;
+    this.role = 'player';
+    this.hint = null;
+    this.watchers = [];
+    this.moving = false;
+    this.rematchAsked = false;
+    this.leaveArmed = null;
+    this.cells = [...document.querySelectorAll('#board .cell')];
+    this.bind();
+  }
+
+  bind() {
+    this.cells.forEach((cell, index) => {
+      cell.addEventListener('click', () => this.tryMove(index));
+    });
+    $('board').addEventListener('keydown', (event) => this.arrowKeys(event));
+    $('rematch').addEventListener('click', () => this.actions.rematch());
+    $('back-to-lobby').addEventListener('click', () => this.actions.lobby());
+    $('leave').addEventListener('click', () => this.leaveClicked());
+    $('copy-link').addEventListener('click', () => copyText(gameLink(this.game.id), $('share-link')));
+    $('share-copy').addEventListener('click', () => copyText(gameLink(this.game.id), $('share-link')));
+  }
+
+  get id() {
+    return this.game?.id ?? null;
+  }
+
+  get seat() {
+    if (!this.game || this.role !== 'player') return null;
+    return seatOf(this.game, this.myName, this.hint);
+  }
+
+  get finished() {
+    return !!this.game && FINISHED.has(this.game.status);
+  }
+
+  /** Starts showing `game`; `role` is `player` or `spectator`, `hint` the seat when known. */
+  open(game, role, hint = null) {
+    this.game = null;
+    this.role = role;
+    this.hint = hint;
+    this.moving = false;
+    this.rematchAsked = false;
+    this.watchers = [];
+    this.update(game);
+    this.cells[4].focus({ preventScroll: true });
+  }
+
+  close() {
+    this.game = null;
+  }
+
+  /** A `game.state` for the shown game; older versions are ignored. */
+  update(game) {
+    const before = this.game;
+    if (before && (game.id !== before.id || game.version < before.version)) return;
+    if (before && FINISHED.has(before.status) && game.status === 'playing' && game.version > before.version) {
+      // A rematch: seats are swapped.
+      this.hint = this.hint ? other(this.hint) : null;
+      this.rematchAsked = false;
+    }
+    if (!this.hint && this.role === 'player') this.hint = seatOf(game, this.myName, null);
+    this.game = game;
+    this.moving = false;
+    this.render();
+    if (FINISHED.has(game.status) && (!before || !FINISHED.has(before.status))) this.onEnd(game);
+  }
+
+  setWatchers(names) {
+    if (!this.game) return;
+    const players = new Set([this.game.players.X, this.game.players.O]);
+    this.watchers = names.filter((n) => !players.has(n) && !(this.role === 'spectator' && n === this.myName));
+    this.renderWatchers();
+  }
+
+  nameOf(mark) {
+    const name = this.game.players[mark];
+    if (!name) return null;
+    if (this.game.vs_bot && this.game.bot === mark) return 'the bot';
+    return name;
+  }
+
+  render() {
+    const game = this.game;
+    const seat = this.seat;
+    $('game-id').textContent = game.id;
+    $('share-link').textContent = gameLink(game.id);
+    document.title = `Game ${game.id} · Tic-tac-toe & chat`;
+
+    for (const mark of ['X', 'O']) {
+      const slot = document.querySelector(`.player[data-mark="${mark}"]`);
+      const name = this.nameOf(mark);
+      const label = $(mark === 'X' ? 'player-x' : 'player-o');
+      const isBot = game.vs_bot && game.bot === mark;
+      label.textContent = isBot ? 'The bot' : name ?? 'waiting…';
+      label.classList.toggle('empty', !name);
+      slot.classList.toggle('you', seat === mark);
+      slot.classList.toggle('turn', game.status === 'playing' && game.next === mark);
+      slot.classList.toggle('winner', game.winner === mark);
+      let role = '';
+      if (!name) role = 'open seat';
+      else if (seat === mark) role = 'you';
+      else if (isBot) role = 'unbeatable';
+      else if (seat !== null) role = 'opponent';
+      if (game.status === 'playing' && game.next === mark) role = role ? `${role} · to move` : 'to move';
+      $(mark === 'X' ? 'role-x' : 'role-o').textContent = role;
+    }
+
+    const line = new Set(game.line ?? []);
+    const myTurn = game.status === 'playing' && seat !== null && game.next === seat;
+    this.cells.forEach((cell, index) => {
+      const mark = game.board[index];
+      cell.textContent = mark ?? '';
+      cell.className = `cell${mark ? ` ${mark.toLowerCase()}` : ''}${line.has(index) ? ' win' : ''}`;
+      const playable = myTurn && !mark;
+      cell.setAttribute('aria-disabled', playable ? 'false' : 'true');
+      cell.dataset.ghost = playable ? seat : '';
+      const row = Math.floor(index / 3) + 1;
+      const col = (index % 3) + 1;
+      cell.setAttribute('aria-label', `Row ${row}, column ${col}: ${mark ?? 'empty'}`);
+    });
+    $('board').classList.toggle('my-turn', myTurn);
+    $('board').classList.toggle('over', FINISHED.has(game.status));
+
+    this.renderStatus();
+
+    const waiting = game.status === 'waiting';
+    $('share').hidden = !(waiting && seat !== null && !game.vs_bot);
+    const rematch = $('rematch');
+    rematch.hidden = !(FINISHED.has(game.status) && seat !== null && !(game.status === 'abandoned' && !game.winner));
+    rematch.disabled = this.rematchAsked;
+    rematch.textContent = this.rematchAsked ? 'Waiting for the other player…' : 'Rematch';
+    $('back-to-lobby').hidden = !FINISHED.has(game.status);
+    $('leave').hidden = FINISHED.has(game.status);
+    $('leave').textContent = seat === null ? 'Stop watching' : 'Leave';
+    this.disarmLeave();
+    this.renderWatchers();
+  }
+
+  renderStatus() {
+    const game = this.game;
+    const seat = this.seat;
+    const status = $('status');
+    const mine = (mark) => seat !== null && mark === seat;
+    const who = (mark) => `${this.nameOf(mark) ?? mark} (${mark})`;
+    let text;
+    let tone = '';
+    switch (game.status) {
+      case 'waiting':
+        text = seat !== null ? 'Waiting for an opponent to join…' : 'Waiting for a second player…';
+        break;
+      case 'playing':
+        if (mine(game.next)) {
+          text = `Your turn (${game.next})`;
+          tone = 'go';
+        } else {
+          text = `${who(game.next)}'s turn`;
+        }
+        break;
+      case 'won':
+        text = `${who(game.winner)} wins${mine(game.winner) ? ' — well played!' : seat !== null ? ' — better luck next time' : ''}`;
+        tone = mine(game.winner) ? 'good' : seat !== null ? 'bad' : '';
+        break;
+      case 'draw':
+        text = "It's a draw";
+        break;
+      case 'abandoned':
+        if (game.winner) {
+          text = `${this.nameOf(other(game.winner)) ?? other(game.winner)} left — ${who(game.winner)} wins`;
+          tone = mine(game.winner) ? 'good' : seat !== null ? 'bad' : '';
+        } else {
+          text = 'This game ended before anyone joined';
+        }
+        break;
+      default:
+        text = game.status;
+    }
+    text = text.replace(/^the bot/, 'The bot');
+    if (seat === null) text = `Watching · ${text}`;
+    status.textContent = text;
+    status.dataset.tone = tone;
+  }
+
+  renderWatchers() {
+    const line = $('watchers');
+    const parts = [];
+    if (this.role === 'spectator') parts.push('You are watching this game.');
+    if (this.watchers.length) parts.push(`Watching: ${this.watchers.join(', ')}`);
+    line.textContent = parts.join(' ');
+    line.hidden = parts.length === 0;
+  }
+
+  tryMove(index) {
+    const game = this.game;
+    if (!game || this.moving) return;
+    const seat = this.seat;
+    if (seat === null) return notify('You are watching this game; only the players can move.', 'info');
+    if (game.status === 'waiting') return notify('Wait for an opponent to join first.', 'info');
+    if (FINISHED.has(game.status)) return;
+    if (game.next !== seat) return notify(`It is ${this.nameOf(game.next)}'s turn.`, 'info');
+    if (game.board[index]) return;
+    this.moving = true;
+    this.cells[index].classList.add('pending');
+    this.actions.move(index).catch((error) => {
+      this.moving = false;
+      this.cells[index].classList.remove('pending');
+      notify(describeError(error));
+    });
+  }
+
+  /** Arrow keys move the focus over the board; Enter and Space press the cell (it is a button). */
+  arrowKeys(event) {
+    const index = this.cells.indexOf(document.activeElement);
+    if (index < 0) return;
+    const moves = { ArrowLeft: -1, ArrowRight: 1, ArrowUp: -3, ArrowDown: 3 };
+    const step = moves[event.key];
+    if (step === undefined) return;
+    event.preventDefault();
+    let next = index + step;
+    if (step === -1 && index % 3 === 0) next = index + 2;
+    if (step === 1 && index % 3 === 2) next = index - 2;
+    next = (next + 9) % 9;
+    this.cells[next].focus();
+  }
+
+  markRematchAsked() {
+    this.rematchAsked = true;
+    if (this.game) this.render();
+  }
+
+  leaveClicked() {
+    const game = this.game;
+    if (!game) return;
+    if (this.seat !== null && game.status === 'playing' && !this.leaveArmed) {
+      const button = $('leave');
+      button.textContent = 'Leave and lose?';
+      button.classList.add('danger');
+      this.leaveArmed = setTimeout(() => this.disarmLeave(), 4000);
+      return;
+    }
+    this.disarmLeave();
+    this.actions.leave();
+  }
+
+  disarmLeave() {
+    clearTimeout(this.leaveArmed);
+    this.leaveArmed = null;
+    const button = $('leave');
+    button.classList.remove('danger');
+    button.textContent = this.seat === null ? 'Stop watching' : 'Leave';
+  }
+}
