@@ -1,4 +1,10 @@
 //! A real `redis-server` with the RedisJSON module, on a free port, owned by one test.
+//!
+//! It runs with the project's ACL file (`deploy/redis/users.acl.in`, rendered by
+//! `scripts/render-acl.sh` with fresh passwords): the programs under test connect as the
+//! restricted `service` user, which proves that its grant is enough; the tests' own
+//! checks connect as `admin`. (A Redis without RedisJSON runs without it: the file grants
+//! JSON commands, which such a Redis does not know.)
 
 use std::{path::PathBuf, process::Stdio, time::Duration};
 
@@ -29,6 +35,8 @@ pub struct Redis {
     dir: TempDir,
     with_json: bool,
     persistent: bool,
+    admin_password: String,
+    service_password: String,
 }
 
 impl Redis {
@@ -37,8 +45,9 @@ impl Redis {
         Redis::launch(true, false).await
     }
 
-    /// Redis with RedisJSON and AOF persistence (`appendfsync always`), so it can be
-    /// restarted without losing anything.
+    /// Redis with RedisJSON and AOF persistence as deployed (`appendfsync everysec`; a
+    /// restart through SHUTDOWN writes everything out), so it can be restarted without
+    /// losing anything.
     pub async fn start_persistent() -> Redis {
         Redis::launch(true, true).await
     }
@@ -55,9 +64,34 @@ impl Redis {
             dir: TempDir::new("redis"),
             with_json,
             persistent,
+            admin_password: uuid::Uuid::new_v4().simple().to_string(),
+            service_password: uuid::Uuid::new_v4().simple().to_string(),
         };
+        if redis.with_json {
+            redis.render_acl().await;
+        }
         redis.spawn().await;
         redis
+    }
+
+    fn acl_file(&self) -> PathBuf {
+        self.dir.0.join("users.acl")
+    }
+
+    async fn render_acl(&self) {
+        let out = Command::new("sh")
+            .arg(workspace_root().join("scripts/render-acl.sh"))
+            .arg(self.acl_file())
+            .env("REDIS_ADMIN_PASSWORD", &self.admin_password)
+            .env("REDIS_SERVICE_PASSWORD", &self.service_password)
+            .output()
+            .await
+            .expect("run scripts/render-acl.sh");
+        assert!(
+            out.status.success(),
+            "render-acl.sh failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     async fn spawn(&mut self) {
@@ -74,8 +108,11 @@ impl Redis {
             ])
             .arg("--dir")
             .arg(&self.dir.0);
+        if self.with_json {
+            cmd.arg("--aclfile").arg(self.acl_file());
+        }
         if self.persistent {
-            cmd.args(["--appendonly", "yes", "--appendfsync", "always"]);
+            cmd.args(["--appendonly", "yes", "--appendfsync", "everysec"]);
         } else {
             cmd.args(["--appendonly", "no"]);
         }
@@ -84,7 +121,7 @@ impl Redis {
         }
         cmd.stdout(Stdio::null()).kill_on_drop(true);
         self.child = Some(cmd.spawn().expect("start redis-server (is it installed?)"));
-        let url = self.url();
+        let url = self.admin_url();
         eventually(Duration::from_secs(10), "redis-server to answer", || {
             let url = url.clone();
             async move {
@@ -100,15 +137,33 @@ impl Redis {
         .await;
     }
 
+    /// The URL the programs under test use: the restricted `service` user.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        if !self.with_json {
+            return format!("redis://127.0.0.1:{}", self.port);
+        }
+        format!(
+            "redis://service:{}@127.0.0.1:{}",
+            self.service_password, self.port
+        )
+    }
+
+    /// The URL of the `admin` user, for the tests' own checks.
+    pub fn admin_url(&self) -> String {
+        if !self.with_json {
+            return self.url();
+        }
+        format!(
+            "redis://admin:{}@127.0.0.1:{}",
+            self.admin_password, self.port
+        )
     }
 
     /// Stops the server (SHUTDOWN, so an AOF is complete), keeping its data folder.
     pub async fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = Command::new("redis-cli")
-                .args(["-p", &self.port.to_string(), "shutdown"])
+                .args(["-u", &self.admin_url(), "--no-auth-warning", "shutdown"])
                 .output()
                 .await;
             if tokio::time::timeout(Duration::from_secs(5), child.wait())
@@ -128,7 +183,7 @@ impl Redis {
 
     /// A plain client, for checking what the programs stored.
     pub async fn client(&self) -> Client {
-        let client = Builder::from_config(Config::from_url(&self.url()).expect("url"))
+        let client = Builder::from_config(Config::from_url(&self.admin_url()).expect("url"))
             .build()
             .expect("client");
         client.init().await.expect("connect to test redis");

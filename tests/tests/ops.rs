@@ -258,3 +258,25 @@ async fn metrics_are_prometheus_text_with_frames_errors_limits_and_streams() {
     assert!(page.contains("stream_group_pending{stream=\"message_channel\"}"));
     assert!(page.contains("# TYPE ws_frames_in_total counter"));
 }
+
+#[tokio::test]
+async fn the_service_user_may_not_touch_the_server_or_other_keys() {
+    use fred::{prelude::*, types::Value as RedisValue};
+    // Every other test runs the programs as `service`, which proves the grant is enough;
+    // this one checks that it is no more than that.
+    let redis = Redis::start().await;
+    let service = Builder::from_config(Config::from_url(&redis.url()).unwrap())
+        .build()
+        .unwrap();
+    service.init().await.unwrap();
+    let refused = |e: fred::error::Error| e.details().contains("NOPERM");
+    assert!(refused(service.flushall::<()>(false).await.unwrap_err()));
+    let keys = service.custom::<RedisValue, _>(fred::cmd!("KEYS"), vec!["*"]);
+    assert!(refused(keys.await.unwrap_err()));
+    let config = service.custom::<RedisValue, _>(fred::cmd!("CONFIG"), vec!["GET", "dir"]);
+    assert!(refused(config.await.unwrap_err()));
+    let elsewhere = service.get::<Option<String>, _>("somebody:else");
+    assert!(refused(elsewhere.await.unwrap_err()));
+    let allowed: Option<String> = service.get("rate:{t}:5s").await.unwrap();
+    assert_eq!(allowed, None);
+}
