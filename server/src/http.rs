@@ -77,15 +77,16 @@ struct NameBody {
     name: Option<String>,
 }
 
-/// The client's IP: the first `X-Forwarded-For` entry when the node trusts it (behind a
-/// load balancer), else the peer address.
+/// The client's IP: when the node trusts `X-Forwarded-For` (behind a load balancer), its
+/// last entry, the one the balancer wrote (earlier ones come from the client and could be
+/// anything); else the peer address.
 fn client_ip(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> String {
     let forwarded = state
         .config
         .trust_forwarded_for
         .then(|| headers.get("x-forwarded-for")?.to_str().ok())
         .flatten()
-        .and_then(|list| list.split(',').next())
+        .and_then(|list| list.rsplit(',').next())
         .map(str::trim)
         .filter(|ip| !ip.is_empty());
     forwarded.map_or_else(|| peer.ip().to_string(), str::to_string)

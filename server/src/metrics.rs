@@ -38,6 +38,10 @@ fn describe() {
     describe_counter!("ws_frames_out_total", "Frames queued for clients, by type");
     describe_counter!("ws_errors_total", "Error frames sent, by code");
     describe_counter!("ws_rate_limited_total", "Frames dropped by the rate limits");
+    describe_counter!(
+        "ws_closes_total",
+        "Sockets closed by this node, by close code (4008: too slow, 1001: shutdown, …)"
+    );
     describe_histogram!(
         "redis_command_latency_seconds",
         "Round trip of a PING on the command connection, measured at each scrape"
@@ -74,6 +78,10 @@ pub fn error(code: ErrorCode) {
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default();
     counter!("ws_errors_total", "code" => code).increment(1);
+}
+
+pub fn closed(code: u16) {
+    counter!("ws_closes_total", "code" => code.to_string()).increment(1);
 }
 
 pub fn rate_limited() {

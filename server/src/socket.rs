@@ -35,6 +35,9 @@ use crate::{
 const OUTBOX_CAPACITY: usize = 64;
 const PING_EVERY: Duration = Duration::from_secs(25);
 const IDLE_LIMIT: Duration = Duration::from_secs(60);
+/// How long a close frame may take to go out (behind what the client has not read yet)
+/// before the connection is dropped anyway.
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
 /// Small read buffers keep idle sockets cheap; the buffer grows for larger frames.
 const READ_BUFFER: usize = 1024;
 /// Frames up to this many times `MAX_FRAME_BYTES` are read and refused with `too_large`;
@@ -203,8 +206,24 @@ async fn write_loop(
             },
             _ = ping.tick() => Message::Ping(Default::default()),
         };
-        let closing = matches!(msg, Message::Close(_));
-        if sink.send(msg).await.is_err() || closing {
+        if let Message::Close(frame) = &msg {
+            metrics::closed(frame.as_ref().map_or(1005, |f| f.code));
+            // A client that cannot keep up may not read its close frame either: do not
+            // wait for it longer than briefly.
+            let _ = tokio::time::timeout(CLOSE_WAIT, sink.send(msg)).await;
+            return;
+        }
+        // A send waits while the client does not read; the kick must get through then too.
+        let sent = tokio::select! {
+            biased;
+            _ = kick.notified() => {
+                kick.notify_one();
+                continue;
+            }
+            _ = state.shutdown.cancelled() => continue,
+            sent = sink.send(msg) => sent,
+        };
+        if sent.is_err() {
             return;
         }
     }

@@ -6,6 +6,7 @@
 //! test command does). The RedisJSON module is found through `REJSON_MODULE`, or in
 //! `.deps/` where the set-up script installs it.
 
+pub mod balancer;
 pub mod procs;
 pub mod redis;
 pub mod ws;
@@ -16,6 +17,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+pub use balancer::Balancer;
 pub use procs::{Server, Worker};
 pub use redis::Redis;
 pub use ws::Ws;

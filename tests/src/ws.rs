@@ -33,6 +33,28 @@ impl Ws {
         Ws { stream }
     }
 
+    /// Connects with a receive buffer of about `bytes` (the kernel's minimum if smaller),
+    /// so that a client that stops reading is seen as slow after little traffic.
+    pub async fn connect_small(url: &str, bytes: u32) -> Ws {
+        let authority = url
+            .split("://")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .expect("host:port in the URL");
+        let addr = tokio::net::lookup_host(authority)
+            .await
+            .expect("resolve")
+            .next()
+            .expect("an address");
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(bytes).expect("SO_RCVBUF");
+        let tcp = socket.connect(addr).await.expect("connect");
+        let (stream, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(tcp))
+            .await
+            .unwrap_or_else(|e| panic!("upgrade {url}: {e}"));
+        Ws { stream }
+    }
+
     /// Connects to `/ws` and reads the `hello` frame.
     pub async fn hello(url: &str) -> (Ws, Value) {
         let mut ws = Ws::connect(url).await;

@@ -212,3 +212,51 @@ async fn ws_raw_send(
 ) -> Result<(), tokio_tungstenite::tungstenite::Error> {
     ws.inner().send(Message::Text(text.into())).await
 }
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_closed_with_4008() {
+    let redis = e2e::Redis::start().await;
+    let limits = [("RATE_PER_5S", "100000"), ("RATE_PER_MIN", "100000")];
+    let node = e2e::Server::start(&redis.url(), &limits).await;
+    let slow_doc = new_session(&node.base, "slow").await;
+    let fast_doc = new_session(&node.base, "fast").await;
+    let mut slow = Ws::connect_small(&node.ws_url("/ws", &token(&slow_doc)), 4096).await;
+    slow.recv_type("hello").await;
+    slow.send(json!({"type": "room.join", "room": "flood"}))
+        .await;
+    slow.recv_type("room.joined").await;
+    let (mut fast, _) = Ws::hello(&node.ws_url("/ws", &token(&fast_doc))).await;
+    fast.send(json!({"type": "room.join", "room": "flood"}))
+        .await;
+    fast.recv_type("room.joined").await;
+
+    // The slow client reads nothing more while the room fills its queue; the node gives
+    // up on it and says so (4008) behind the frames it could not deliver.
+    let text = "x".repeat(1_900);
+    let mut cut_off = false;
+    for i in 0..10_000 {
+        let frame =
+            json!({"type": "room.say", "room": "flood", "text": text, "ref": i.to_string()});
+        fast.send(frame).await;
+        fast.recv_type("room.message").await;
+        if i % 100 == 99 {
+            let resp = reqwest::get(format!("{}/metrics", node.base))
+                .await
+                .unwrap();
+            if resp
+                .text()
+                .await
+                .unwrap()
+                .contains("ws_closes_total{code=\"4008\"} 1")
+            {
+                cut_off = true;
+                break;
+            }
+        }
+    }
+    assert!(cut_off, "the node closed the slow socket");
+    assert_eq!(slow.close_code().await, 4008);
+    fast.send(json!({"type": "room.say", "room": "flood", "text": "still here", "ref": "last"}))
+        .await;
+    assert_eq!(fast.recv_type("room.message").await["text"], "still here");
+}

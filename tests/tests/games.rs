@@ -290,9 +290,13 @@ async fn two_simultaneous_moves_for_one_turn_through_two_nodes_apply_once() {
             .filter(|c| c.is_string())
             .count();
         assert_eq!(marks, 1, "round {round}");
-        let left = x_on_a
-            .ask(json!({"type": "game.leave", "game": id, "ref": format!("l{round}")}))
+        // The applied move's state may still be on its way to x_on_a: wait for the answer.
+        let leave = format!("l{round}");
+        x_on_a
+            .ws
+            .send(json!({"type": "game.leave", "game": id, "ref": leave}))
             .await;
+        let left = answer_to(&mut x_on_a.ws, &leave).await;
         assert_eq!(left["game"]["status"], "abandoned");
         assert_eq!(o.state().await["status"], "abandoned");
     }

@@ -176,6 +176,11 @@ async fn help_lists_every_setting() {
                 "NODE_ID",
                 "SESSION_TTL_SECS",
                 "MAX_FRAME_BYTES",
+                "ABANDON_SECS",
+                "RATE_PER_5S",
+                "RATE_PER_MIN",
+                "TOKEN_RATE_PER_MIN",
+                "TRUST_FORWARDED_FOR",
             ][..],
         ),
         (
