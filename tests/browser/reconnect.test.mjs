@@ -77,6 +77,7 @@ describe('a dropped connection', () => {
     // It carries on: chat both ways, and the game to its end.
     await say(alice, 'back again');
     await waitText(bob, 'chat-log', /back again/);
+    await waitText(alice, 'chat-log', /back again/);
     assert.deepEqual(await lines(alice, 'chat-log'), [...expected, 'back again']);
     assert.deepEqual(await lines(bob, 'chat-log'), [...expected, 'back again']);
     await byTest(alice, 'cell-2').click();
