@@ -320,6 +320,8 @@ impl Hub {
     /// Sends the change a follower's own request made (at `position`) to that follower,
     /// unless the same change already reached it through pub/sub. So the asker gets its
     /// answer even when the pub/sub copy is lost (e.g. while the subscriber reconnects).
+    /// Only for channels whose every event supersedes the earlier ones (a game's state):
+    /// events still on their way with a lower position are dropped for this follower.
     pub fn answer_change(&self, channel: &str, id: u64, position: Position, frame: &ServerMsg) {
         let mut inner = self.lock();
         let Inner {

@@ -100,7 +100,6 @@ impl Rooms {
         room: &str,
         name: &str,
         text: &str,
-        timestamp: &str,
         origin: &Origin,
     ) -> Result<String, StoreError> {
         let args = vec![
@@ -110,7 +109,7 @@ impl Rooms {
             room.to_string(),
             name.to_string(),
             text.to_string(),
-            timestamp.to_string(),
+            clock::now_rfc3339(),
             keys::ROOM_LOG_MAXLEN.to_string(),
         ];
         Ok(self
@@ -382,32 +381,14 @@ pub async fn say(
             format!("text is longer than {MAX_TEXT_CHARS} characters"),
         ));
     }
-    let timestamp = clock::now_rfc3339();
-    let id = peer
-        .state
+    // The sender's copy comes through pub/sub like everyone's: answering it here could
+    // overtake an earlier message of the room still on its way, which the cursor would
+    // then drop.
+    peer.state
         .rooms
-        .say(
-            room,
-            &peer.name,
-            text,
-            &timestamp,
-            &origin(peer, &reference),
-        )
+        .say(room, &peer.name, text, &origin(peer, &reference))
         .await
         .map_err(unavailable)?;
-    if let Some(position) = stream_position(&id) {
-        let message = RoomMessage {
-            room: room.to_string(),
-            id,
-            from: peer.name.clone(),
-            text: text.to_string(),
-            timestamp,
-        };
-        let frame = ServerMsg::RoomMessage { reference, message };
-        peer.state
-            .hub
-            .answer_change(&keys::room_channel(room), peer.id, position, &frame);
-    }
     Ok(())
 }
 

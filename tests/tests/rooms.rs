@@ -178,3 +178,59 @@ async fn joining_a_game_joins_its_room() {
     let sent = say(&mut bob, &room, "good luck").await;
     assert_eq!(alice.recv_type("room.message").await["id"], sent["id"]);
 }
+
+#[tokio::test]
+async fn members_speaking_at_once_on_two_nodes_all_get_every_message_in_order() {
+    let redis = Redis::start().await;
+    let url = redis.url();
+    let limits = [("RATE_PER_5S", "100000"), ("RATE_PER_MIN", "100000")];
+    let (a, b) = tokio::join!(Server::start(&url, &limits), Server::start(&url, &limits));
+    let (mut ann, _) = member(&a, "ann").await;
+    let (mut ben, _) = member(&b, "ben").await;
+    join(&mut ann, "busy", None).await;
+    join(&mut ben, "busy", None).await;
+    const EACH: usize = 300;
+    // Both send without waiting, so their messages interleave in the room's stream.
+    tokio::join!(burst(&mut ann, "a", EACH), burst(&mut ben, "b", EACH));
+    let mut seen = Vec::new();
+    for ws in [&mut ann, &mut ben] {
+        let mut ids = Vec::new();
+        let mut texts = Vec::new();
+        while ids.len() < 2 * EACH {
+            let frame = ws.recv_type("room.message").await;
+            ids.push(frame["id"].as_str().unwrap().to_string());
+            texts.push(frame["text"].as_str().unwrap().to_string());
+        }
+        ws.assert_silent(Duration::from_millis(200)).await;
+        seen.push((ids, texts));
+    }
+    let (ann_ids, ann_texts) = &seen[0];
+    let (ben_ids, _) = &seen[1];
+    assert_eq!(
+        ann_ids, ben_ids,
+        "both see the same messages in the same order"
+    );
+    let mut sorted = ann_ids.clone();
+    sorted.sort_by_key(|id| {
+        let (ms, seq) = id.split_once('-').unwrap();
+        (ms.parse::<u64>().unwrap(), seq.parse::<u64>().unwrap())
+    });
+    assert_eq!(&sorted, ann_ids, "in stream order");
+    for who in ["a", "b"] {
+        let mine: Vec<&String> = ann_texts.iter().filter(|t| t.starts_with(who)).collect();
+        let expected: Vec<String> = (0..EACH).map(|i| format!("{who}{i}")).collect();
+        assert_eq!(
+            mine,
+            expected.iter().collect::<Vec<_>>(),
+            "{who}'s messages, in order"
+        );
+    }
+}
+
+/// Sends `count` room messages `WHO0`, `WHO1`, … to the room `busy` without waiting.
+async fn burst(ws: &mut Ws, who: &str, count: usize) {
+    for i in 0..count {
+        ws.send(json!({"type": "room.say", "room": "busy", "text": format!("{who}{i}")}))
+            .await;
+    }
+}
