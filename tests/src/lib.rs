@@ -77,6 +77,11 @@ where
     }
 }
 
+/// The token of a session document.
+pub fn token(doc: &serde_json::Value) -> String {
+    doc["token"].as_str().expect("a token").to_string()
+}
+
 /// `POST /token?name=…` on `base`; returns the session document.
 pub async fn new_session(base: &str, name: &str) -> serde_json::Value {
     let resp = reqwest::Client::new()

@@ -106,6 +106,16 @@ impl Ws {
         }
     }
 
+    /// Skips frames until the answer to the request sent with `reference` arrives.
+    pub async fn answer(&mut self, reference: &str) -> Value {
+        loop {
+            let frame = self.recv().await;
+            if frame["ref"] == reference {
+                return frame;
+            }
+        }
+    }
+
     /// Skips frames until one of type `kind` arrives, and returns it.
     pub async fn recv_type(&mut self, kind: &str) -> Value {
         loop {

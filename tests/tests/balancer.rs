@@ -2,22 +2,8 @@
 //! front of two nodes: sessions, bot chat and a game, and a node killed mid-game while the
 //! players carry on through the balancer.
 
-use e2e::{new_session, Balancer, Redis, Server, Worker, Ws};
+use e2e::{new_session, token, Balancer, Redis, Server, Worker, Ws};
 use serde_json::{json, Value};
-
-fn token(doc: &Value) -> String {
-    doc["token"].as_str().unwrap().to_string()
-}
-
-/// The answer to the request sent with `reference`.
-async fn answer(ws: &mut Ws, reference: &str) -> Value {
-    loop {
-        let frame = ws.recv().await;
-        if frame["ref"] == reference {
-            return frame;
-        }
-    }
-}
 
 /// `mover` plays `cell` in `game`; both players see the new state. Returns it.
 async fn play(mover: &mut Ws, other: &mut Ws, game: &str, cell: u8) -> Value {
@@ -25,7 +11,7 @@ async fn play(mover: &mut Ws, other: &mut Ws, game: &str, cell: u8) -> Value {
     mover
         .send(json!({"type": "game.move", "game": game, "cell": cell, "ref": reference}))
         .await;
-    let state = answer(mover, &reference).await;
+    let state = mover.answer(&reference).await;
     assert_eq!(state["type"], "game.state", "{state}");
     let seen = other.recv_type("game.state").await;
     assert_eq!(seen["game"]["version"], state["game"]["version"]);
@@ -38,7 +24,7 @@ async fn come_back(lb: &Balancer, token: &str, game: &str) -> (Ws, String, Value
     let (mut ws, hello) = Ws::hello(&lb.ws_url("/ws", token)).await;
     ws.send(json!({"type": "game.join", "game": game, "ref": "back"}))
         .await;
-    let state = answer(&mut ws, "back").await;
+    let state = ws.answer("back").await;
     assert_eq!(state["type"], "game.state", "{state}");
     (
         ws,
@@ -66,17 +52,17 @@ async fn players_through_the_balancer_carry_on_when_a_node_is_killed() {
 
     x.send(json!({"type": "bot.say", "text": "hello", "ref": "hi"}))
         .await;
-    assert_eq!(answer(&mut x, "hi").await["type"], "ack");
+    assert_eq!(x.answer("hi").await["type"], "ack");
     x.recv_type("bot.reply").await;
 
     x.send(json!({"type": "game.create", "ref": "new"})).await;
-    let id = answer(&mut x, "new").await["game"]["id"]
+    let id = x.answer("new").await["game"]["id"]
         .as_str()
         .unwrap()
         .to_string();
     o.send(json!({"type": "game.join", "game": id, "ref": "join"}))
         .await;
-    assert_eq!(answer(&mut o, "join").await["game"]["status"], "playing");
+    assert_eq!(o.answer("join").await["game"]["status"], "playing");
     x.recv_type("game.state").await;
     play(&mut x, &mut o, &id, 0).await;
     play(&mut o, &mut x, &id, 3).await;

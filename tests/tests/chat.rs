@@ -3,14 +3,10 @@
 
 use std::time::Duration;
 
-use e2e::{new_session, refresh, Cluster, Ws};
+use e2e::{new_session, refresh, token, Cluster, Ws};
 use futures_util::SinkExt;
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
-
-fn token(doc: &Value) -> String {
-    doc["token"].as_str().unwrap().to_string()
-}
 
 #[tokio::test]
 async fn bad_tokens_close_with_1008() {

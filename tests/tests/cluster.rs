@@ -5,21 +5,8 @@
 
 use std::time::Duration;
 
-use e2e::{eventually, new_session, refresh, RedisCluster, Server, Worker, Ws};
+use e2e::{eventually, new_session, refresh, token, RedisCluster, Server, Worker, Ws};
 use serde_json::{json, Value};
-
-fn token(doc: &Value) -> String {
-    doc["token"].as_str().unwrap().to_string()
-}
-
-async fn answer(ws: &mut Ws, reference: &str) -> Value {
-    loop {
-        let frame = ws.recv().await;
-        if frame["ref"] == reference {
-            return frame;
-        }
-    }
-}
 
 /// Sends `request` until it is not refused as `unavailable` (the cluster may be moving a
 /// slot to the promoted replica), and returns the answer.
@@ -29,7 +16,7 @@ async fn until_served(ws: &mut Ws, request: Value) -> Value {
         let mut request = request.clone();
         request["ref"] = json!(reference);
         ws.send(request).await;
-        let frame = answer(ws, &reference).await;
+        let frame = ws.answer(&reference).await;
         if frame["code"] != "unavailable" {
             return frame;
         }
@@ -53,29 +40,26 @@ async fn a_game_and_both_chats_go_on_when_the_games_master_fails_over() {
     let (mut o, _) = Ws::hello(&b.ws_url("/ws", &bob)).await;
 
     x.send(json!({"type": "game.create", "ref": "new"})).await;
-    let id = answer(&mut x, "new").await["game"]["id"]
+    let id = x.answer("new").await["game"]["id"]
         .as_str()
         .unwrap()
         .to_string();
     o.send(json!({"type": "game.join", "game": id, "ref": "join"}))
         .await;
-    assert_eq!(answer(&mut o, "join").await["game"]["status"], "playing");
+    assert_eq!(o.answer("join").await["game"]["status"], "playing");
     x.recv_type("game.state").await;
     x.send(json!({"type": "game.move", "game": id, "cell": 0, "ref": "m0"}))
         .await;
-    assert_eq!(answer(&mut x, "m0").await["type"], "game.state");
+    assert_eq!(x.answer("m0").await["type"], "game.state");
     o.recv_type("game.state").await;
     let room = format!("game:{id}");
     o.send(json!({"type": "room.say", "room": room, "text": "before", "ref": "r0"}))
         .await;
-    assert_eq!(answer(&mut o, "r0").await["type"], "room.message");
+    assert_eq!(o.answer("r0").await["type"], "room.message");
     assert_eq!(x.recv_type("room.message").await["text"], "before");
     x.send(json!({"type": "bot.say", "text": "hello before", "ref": "b0"}))
         .await;
-    let acked_before = answer(&mut x, "b0").await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let acked_before = x.answer("b0").await["id"].as_str().unwrap().to_string();
     x.recv_type("bot.reply").await;
 
     cluster.fail_over(&format!("game:{{{id}}}")).await;

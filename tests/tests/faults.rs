@@ -2,12 +2,8 @@
 
 use std::time::Duration;
 
-use e2e::{new_session, refresh, Cluster, Redis, Ws};
+use e2e::{new_session, refresh, token, Cluster, Redis, Ws};
 use serde_json::{json, Value};
-
-fn token(doc: &Value) -> String {
-    doc["token"].as_str().unwrap().to_string()
-}
 
 #[tokio::test]
 async fn redis_restarted_mid_run_degrades_then_recovers_and_loses_nothing_acknowledged() {

@@ -231,16 +231,6 @@ async fn every_game_error_code_and_the_socket_stays_open() {
     assert_eq!(ok["ref"], "still-open");
 }
 
-/// The next frame answering the request `reference`.
-async fn answer_to(ws: &mut Ws, reference: &str) -> Value {
-    loop {
-        let frame = ws.recv().await;
-        if frame["ref"] == reference {
-            return frame;
-        }
-    }
-}
-
 #[tokio::test]
 async fn two_simultaneous_moves_for_one_turn_through_two_nodes_apply_once() {
     // 25 games in a row by the same two players: far more frames than the default limits.
@@ -254,7 +244,7 @@ async fn two_simultaneous_moves_for_one_turn_through_two_nodes_apply_once() {
         x_on_b
             .send(json!({"type": "game.join", "game": id, "ref": format!("seat{round}")}))
             .await;
-        let seat = answer_to(&mut x_on_b, &format!("seat{round}")).await;
+        let seat = x_on_b.answer(&format!("seat{round}")).await;
         assert_eq!(seat["game"]["version"], 2);
         // The same player, through both nodes at once, for the same turn.
         let ra = format!("a{round}");
@@ -265,8 +255,7 @@ async fn two_simultaneous_moves_for_one_turn_through_two_nodes_apply_once() {
                 .send(json!({"type": "game.move", "game": id, "cell": 0, "ref": ra})),
             x_on_b.send(json!({"type": "game.move", "game": id, "cell": 8, "ref": rb})),
         );
-        let (first, second) =
-            tokio::join!(answer_to(&mut x_on_a.ws, &ra), answer_to(&mut x_on_b, &rb));
+        let (first, second) = tokio::join!(x_on_a.ws.answer(&ra), x_on_b.answer(&rb));
         let applied = [&first, &second]
             .iter()
             .filter(|f| f["type"] == "game.state")
@@ -296,7 +285,7 @@ async fn two_simultaneous_moves_for_one_turn_through_two_nodes_apply_once() {
             .ws
             .send(json!({"type": "game.leave", "game": id, "ref": leave}))
             .await;
-        let left = answer_to(&mut x_on_a.ws, &leave).await;
+        let left = x_on_a.ws.answer(&leave).await;
         assert_eq!(left["game"]["status"], "abandoned");
         assert_eq!(o.state().await["status"], "abandoned");
     }

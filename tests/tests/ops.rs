@@ -4,12 +4,8 @@
 
 use std::time::Duration;
 
-use e2e::{eventually, new_session, Redis, Server, Ws};
+use e2e::{eventually, new_session, token, Redis, Server, Ws};
 use serde_json::{json, Value};
-
-fn token(doc: &Value) -> String {
-    doc["token"].as_str().unwrap().to_string()
-}
 
 async fn get_json(url: &str) -> (u16, Value) {
     let resp = reqwest::get(url).await.unwrap();

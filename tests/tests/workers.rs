@@ -8,13 +8,9 @@ use std::{
 };
 
 use axum::{extract::State, http::StatusCode, routing::post, Json, Router};
-use e2e::{new_session, refresh, Cluster, Redis, Server, Worker, Ws};
+use e2e::{new_session, refresh, token, Cluster, Redis, Server, Worker, Ws};
 use fred::prelude::*;
 use serde_json::{json, Value};
-
-fn token(doc: &Value) -> String {
-    doc["token"].as_str().unwrap().to_string()
-}
 
 async fn say(ws: &mut Ws, text: &str) -> String {
     ws.send(json!({"type": "bot.say", "text": text})).await;
