@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
-# Benchmarks (not tests): starts Redis with RedisJSON, two release-built server nodes and
-# one worker on loopback ports of its own, runs the load tool's scenarios and prints the
-# figures. Everything it starts is stopped at the end.
+# Benchmarks (not tests): starts Redis with RedisJSON (or a Redis Cluster), two
+# release-built server nodes and one worker on loopback ports of its own, runs the load
+# tool's scenarios and prints the figures, and for each scenario the CPU time each Redis
+# master spent on it. Everything it starts is stopped at the end.
+#   BENCH_REDIS  "single" (default): one Redis on port 6390; "cluster": a new Redis Cluster
+#                of three masters and three replicas on ports 7401–7406 (cluster bus
+#                17401–17406), started by scripts/cluster.sh as run.sh's
 #   SCENARIOS (default "bot idle moves fanout"), BOT_RATES (default "100 1000"),
 #   BOT_SECS (default 10), IDLE_SOCKETS (default 19900), GAMES (default 1000),
 #   FANOUT (default "--rooms 20 --members 50 --rate 2")
+# Redis runs without persistence (no AOF, no RDB) and with the ACL users of
+# deploy/redis/users.acl.in, with random passwords for this run: the nodes and the worker
+# log in as service, redis-cli as admin. Everything lives in a temporary folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 
+BENCH_REDIS="${BENCH_REDIS:-single}"
 SCENARIOS="${SCENARIOS:-bot idle moves fanout}"
 GAMES="${GAMES:-1000}"
 FANOUT="${FANOUT:---rooms 20 --members 50 --rate 2}"
@@ -18,50 +26,177 @@ IDLE_SOCKETS="${IDLE_SOCKETS:-19900}"
 REDIS_PORT=6390
 A=3100
 B=3101
-DIR="$(mktemp -d)"
+CLUSTER_PORTS="7401 7402 7403 7404 7405 7406"
+CLUSTER_NODE_TIMEOUT_MS=5000
+
+# die, redis_cli, wait_for_redis, running, read_cluster_ports, start_cluster, stop_cluster,
+# cluster_masters, describe_cluster.
+source scripts/cluster.sh
+
+case "$BENCH_REDIS" in
+  single) redis_ports=("$REDIS_PORT") ;;
+  cluster)
+    read_cluster_ports
+    redis_ports=()
+    for port in "${cluster_ports[@]}"; do redis_ports+=("$port" "$((port + 10000))"); done ;;
+  *) die "BENCH_REDIS must be single or cluster, not $BENCH_REDIS" ;;
+esac
+in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for port in "${redis_ports[@]}" "$A" "$B"; do
+  if in_use "$port"; then die "port $port is in use"; fi
+done
 
 cargo build --release --bins
 # Each process may hold as many open files as the hard limit allows.
 ulimit -n "$(ulimit -Hn)"
 
+DIR="$(mktemp -d)"
+CLUSTER_DIR="$DIR/cluster"
+CLUSTER_ACL_FILE="$DIR/redis.acl"
+REDIS_PID_FILE="$DIR/redis/redis.pid"
+
 pids=()
 stop() {
+  trap - INT TERM EXIT
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+  if [ "$BENCH_REDIS" = cluster ]; then
+    stop_cluster
+  elif [ -s "$REDIS_PID_FILE" ]; then
+    pid="$(cat "$REDIS_PID_FILE")"
+    if grep -qs redis-server "/proc/$pid/cmdline"; then
+      kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 100); do running "$pid" || break; sleep 0.1; done
+    fi
+  fi
   rm -rf "$DIR"
 }
+trap 'stop; exit 130' INT
+trap 'stop; exit 143' TERM
 trap stop EXIT
 
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$DIR" --save "" --appendonly no \
-  --loadmodule "$REJSON_MODULE" --daemonize yes --logfile "$DIR/redis.log"
-for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
-export REDIS_URL="redis://127.0.0.1:$REDIS_PORT" RUST_LOG=warn
+random_password() { od -An -tx1 -N18 /dev/urandom | tr -d ' \n'; }
+REDIS_ADMIN_PASSWORD="$(random_password)" REDIS_SERVICE_PASSWORD="$(random_password)"
+export REDIS_ADMIN_PASSWORD REDIS_SERVICE_PASSWORD
+scripts/render-acl.sh "$CLUSTER_ACL_FILE"
+
+if [ "$BENCH_REDIS" = cluster ]; then
+  start_cluster --appendonly no --save ""
+  read -ra masters <<< "$(cluster_masters)"
+  replicas=()
+  for port in "${cluster_ports[@]}"; do
+    [[ " ${masters[*]} " == *" $port "* ]] || replicas+=("$port")
+  done
+  seeds="127.0.0.1:${cluster_ports[0]},127.0.0.1:${cluster_ports[1]},127.0.0.1:${cluster_ports[2]}"
+  export REDIS_URL="redis-cluster://service:$REDIS_SERVICE_PASSWORD@$seeds"
+  redis_desc="Redis Cluster on ports ${cluster_ports[*]}: $(describe_cluster)"
+else
+  mkdir -p "$DIR/redis"
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$DIR/redis" \
+    --aclfile "$CLUSTER_ACL_FILE" --save "" --appendonly no \
+    --loadmodule "$REJSON_MODULE" --daemonize yes --pidfile "$REDIS_PID_FILE" \
+    --logfile "$DIR/redis/redis.log"
+  wait_for_redis "$REDIS_PORT" "$DIR/redis/redis.log"
+  masters=("$REDIS_PORT")
+  replicas=()
+  export REDIS_URL="redis://service:$REDIS_SERVICE_PASSWORD@127.0.0.1:$REDIS_PORT"
+  redis_desc="one Redis on port $REDIS_PORT"
+fi
+export RUST_LOG=warn
 # The load tool's users send far more than people do: lift the per-token and per-IP limits.
 export RATE_PER_5S=1000000 RATE_PER_MIN=1000000 TOKEN_RATE_PER_MIN=1000000
 
 NODE_ID=bench-a BIND_ADDR="127.0.0.1:$A" ./target/release/server & pids+=($!); pid_a=$!
-NODE_ID=bench-b BIND_ADDR="127.0.0.1:$B" ./target/release/server & pids+=($!)
-./target/release/worker & pids+=($!)
+NODE_ID=bench-b BIND_ADDR="127.0.0.1:$B" ./target/release/server & pids+=($!); pid_b=$!
+./target/release/worker & pids+=($!); pid_worker=$!
 for port in $A $B; do
   for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
 done
 
+# CPU-seconds (user + system, all threads) the Redis on PORT has used since it started.
+redis_cpu() {
+  redis_cli "$1" info cpu | tr -d '\r' | awk -F: '/^used_cpu_(sys|user):/ { s += $2 } END { printf "%.3f", s }'
+}
+# CPU-seconds (user + system) process PID has used so far.
+proc_cpu() {
+  awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.3f", ($12 + $13) / hz }' "/proc/$1/stat"
+}
+# CPU-seconds (user + system) of this script's finished children so far: bash's times, run
+# in this shell (a subshell would count only its own children) into a file.
+children_cpu() {
+  times > "$DIR/times"
+  tail -n 1 "$DIR/times" \
+    | awk '{ for (i = 1; i <= 2; i++) { split($i, t, /m|s/); s += t[1] * 60 + t[2] } } END { printf "%.3f", s }'
+}
+# Busy and all CPU-seconds of the whole machine so far, from /proc/stat (idle and iowait
+# are not busy; guest time is already in user): "BUSY ALL".
+machine_cpu() {
+  awk -v hz="$(getconf CLK_TCK)" '/^cpu / { for (i = 2; i <= 9; i++) all += $i
+    printf "%.2f %.2f", (all - $5 - $6) / hz, all / hz; exit }' /proc/stat
+}
+now() { date +%s.%N; }
+
+# Runs one load command (measure NAME COMMAND…) and prints, for the time it took (its set-up
+# included), the CPU each Redis master spent, in CPU-seconds and as % of one core, and
+# where the rest of the machine's CPU went (the processes' user + system time; the machine's
+# busy time also holds the kernel's interrupt work and everything else running).
+measure() {
+  local name="$1" port t0 t1 secs load0 load1 a0 b0 w0 m0 m1 all0 all1 line
+  shift
+  local -A before=()
+  for port in "${masters[@]}" "${replicas[@]}"; do before[$port]="$(redis_cpu "$port")"; done
+  a0="$(proc_cpu "$pid_a")" b0="$(proc_cpu "$pid_b")" w0="$(proc_cpu "$pid_worker")"
+  children_cpu > "$DIR/load0"
+  read -r m0 all0 <<< "$(machine_cpu)"
+  t0="$(now)"
+  "$@"
+  t1="$(now)"
+  read -r m1 all1 <<< "$(machine_cpu)"
+  children_cpu > "$DIR/load1"
+  load0="$(cat "$DIR/load0")" load1="$(cat "$DIR/load1")"
+  secs="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')"
+  local total=0 replica_cpu=0 cpu
+  for port in "${masters[@]}"; do
+    cpu="$(awk -v a="${before[$port]}" -v b="$(redis_cpu "$port")" 'BEGIN { printf "%.2f", b - a }')"
+    total="$(awk -v t="$total" -v c="$cpu" 'BEGIN { print t + c }')"
+    echo "$name: redis cpu, master $port: $cpu CPU-s in $secs s = $(awk -v c="$cpu" -v s="$secs" 'BEGIN { printf "%.0f", 100 * c / s }')% of one core"
+  done
+  for port in "${replicas[@]}"; do
+    cpu="$(awk -v a="${before[$port]}" -v b="$(redis_cpu "$port")" 'BEGIN { printf "%.2f", b - a }')"
+    replica_cpu="$(awk -v t="$replica_cpu" -v c="$cpu" 'BEGIN { print t + c }')"
+  done
+  line="$name: cpu in $secs s: load tool $(awk -v a="$load0" -v b="$load1" 'BEGIN { printf "%.1f", b - a }') s"
+  line+=", node A $(awk -v a="$a0" -v b="$(proc_cpu "$pid_a")" 'BEGIN { printf "%.1f", b - a }') s"
+  line+=", node B $(awk -v a="$b0" -v b="$(proc_cpu "$pid_b")" 'BEGIN { printf "%.1f", b - a }') s"
+  line+=", worker $(awk -v a="$w0" -v b="$(proc_cpu "$pid_worker")" 'BEGIN { printf "%.1f", b - a }') s"
+  line+=", Redis masters $(awk -v t="$total" 'BEGIN { printf "%.1f", t }') s"
+  if [ "${#replicas[@]}" -gt 0 ]; then
+    line+=", replicas $(awk -v t="$replica_cpu" 'BEGIN { printf "%.1f", t }') s"
+  fi
+  line+="; the whole machine busy $(awk -v a="$m0" -v b="$m1" 'BEGIN { printf "%.1f", b - a }') s"
+  line+=" = $(awk -v a="$m0" -v b="$m1" -v c="$all0" -v d="$all1" 'BEGIN { printf "%.0f", 100 * (b - a) / (d - c) }')%"
+  echo "$line of $(nproc) cores × $secs s"
+}
+
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; open files per process: $(ulimit -n)"
+echo "redis: $redis_desc; ACL users, no persistence"
 for scenario in $SCENARIOS; do
   case "$scenario" in
     bot)
       for rate in $BOT_RATES; do
-        ./target/release/load bot --send "http://127.0.0.1:$A" --receive "http://127.0.0.1:$B" \
-          --rate "$rate" --secs "$BOT_SECS" --users 200
+        measure "bot $rate/s" ./target/release/load bot --send "http://127.0.0.1:$A" \
+          --receive "http://127.0.0.1:$B" --rate "$rate" --secs "$BOT_SECS" --users 200
       done ;;
     idle)
-      ./target/release/load idle --node "http://127.0.0.1:$A" --pid "$pid_a" --sockets "$IDLE_SOCKETS" ;;
+      measure idle ./target/release/load idle --node "http://127.0.0.1:$A" --pid "$pid_a" \
+        --sockets "$IDLE_SOCKETS" ;;
     moves)
-      ./target/release/load moves --a "http://127.0.0.1:$A" --b "http://127.0.0.1:$B" --games "$GAMES" ;;
+      measure moves ./target/release/load moves --a "http://127.0.0.1:$A" \
+        --b "http://127.0.0.1:$B" --games "$GAMES" ;;
     fanout)
       # shellcheck disable=SC2086
-      ./target/release/load fanout --a "http://127.0.0.1:$A" --b "http://127.0.0.1:$B" $FANOUT ;;
+      measure fanout ./target/release/load fanout --a "http://127.0.0.1:$A" \
+        --b "http://127.0.0.1:$B" $FANOUT ;;
     *) echo "unknown scenario $scenario" >&2; exit 2 ;;
   esac
 done
