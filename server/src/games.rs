@@ -97,6 +97,17 @@ async fn settle(peer: &Peer<'_>, answer: Answer, reference: Option<String>) -> R
     }
 }
 
+/// Before a request that may seat this socket's token in `id`: its deadline goes into the
+/// swept index first, so a node that dies right after the seat is taken still loses it.
+async fn reserve_seat(peer: &Peer<'_>, id: &str) -> Result<(), Refusal> {
+    let abandon_ms = peer.state.config.abandon_secs * 1000;
+    peer.state
+        .games
+        .reserve_deadline(id, &peer.token, abandon_ms)
+        .await
+        .map_err(unavailable)
+}
+
 async fn seated(peer: &Peer<'_>, id: &str) {
     peer.state.hub.seat(peer.id, id);
     let abandon_ms = peer.state.config.abandon_secs * 1000;
@@ -128,6 +139,7 @@ pub async fn create(
     reference: Option<String>,
 ) -> Result<(), Refusal> {
     let id = Games::new_id();
+    reserve_seat(peer, &id).await?;
     follow(peer, &id).await;
     let games = &peer.state.games;
     match games
@@ -160,6 +172,7 @@ pub async fn join(
     reference: Option<String>,
 ) -> Result<(), Refusal> {
     validate_id(id)?;
+    reserve_seat(peer, id).await?;
     let already = follow(peer, id).await;
     let result = peer
         .state
@@ -200,6 +213,7 @@ pub async fn quick(peer: &Peer<'_>, reference: Option<String>) -> Result<(), Ref
     let games = &peer.state.games;
     let mine = Games::new_id();
     follow(peer, &mine).await;
+    reserve_seat(peer, &mine).await?;
     let created = games
         .create(&mine, &peer.token, &peer.name, false, true, None)
         .await;
@@ -223,6 +237,7 @@ pub async fn quick(peer: &Peer<'_>, reference: Option<String>) -> Result<(), Ref
             join_room(peer, &mine).await;
             return Ok(());
         };
+        reserve_seat(peer, &other).await?;
         follow(peer, &other).await;
         let joined = games
             .join(

@@ -39,6 +39,7 @@ use std::{future::Future, sync::Arc, time::Duration};
 
 use axum::{
     routing::{get, post},
+    serve::ListenerExt,
     Router,
 };
 use common::{
@@ -150,6 +151,13 @@ impl Node {
             cancel.cancel();
         };
         tracing::info!(node = %self.state.node_id, addr = %listener.local_addr()?, "listening");
+        // Frames are small and often several go out at once: without TCP_NODELAY the
+        // second one waits for the client's delayed ACK (tens of milliseconds).
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "TCP_NODELAY not set");
+            }
+        });
         let app = self
             .router()
             .into_make_service_with_connect_info::<std::net::SocketAddr>();

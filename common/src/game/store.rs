@@ -330,7 +330,28 @@ impl Games {
             .client
             .hset(&seats, (format!("seen:{token}"), now))
             .await?;
-        let deadline = (now + abandon_ms as i64) as f64;
+        self.set_deadline(id, token, now + abandon_ms as i64).await
+    }
+
+    /// Puts `token`'s seat in `id` into the swept deadline index before a request that may
+    /// seat it runs, so the seat is checked even if this node dies before its first
+    /// heartbeat. A token that did not get the seat is dropped from the index by the sweep.
+    pub async fn reserve_deadline(
+        &self,
+        id: &str,
+        token: &str,
+        abandon_ms: u64,
+    ) -> Result<(), StoreError> {
+        self.set_deadline(id, token, clock::now_millis() + abandon_ms as i64)
+            .await
+    }
+
+    async fn set_deadline(
+        &self,
+        id: &str,
+        token: &str,
+        deadline_ms: i64,
+    ) -> Result<(), StoreError> {
         let _: () = self
             .client
             .zadd(
@@ -339,7 +360,7 @@ impl Games {
                 None,
                 false,
                 false,
-                (deadline, seat_member(id, token)),
+                (deadline_ms as f64, seat_member(id, token)),
             )
             .await?;
         Ok(())
