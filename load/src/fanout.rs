@@ -86,16 +86,21 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .buffer_unordered(64)
         .collect()
         .await;
-    let mut tasks = Vec::new();
+    // Every member stops saying at the same moment, so that once the sayers are done the
+    // count of what was sent is final before the deliveries are counted.
+    let begun = Instant::now();
+    let end = begun + Duration::from_secs(args.secs);
+    let mut receivers = Vec::new();
+    let mut sayers = Vec::new();
     for socket in sockets {
         let (ws, room) = socket?;
         let (sink, stream) = ws.split();
-        tasks.push(tokio::spawn(receive(stream, shared.clone())));
-        tasks.push(tokio::spawn(say(
+        receivers.push(tokio::spawn(receive(stream, shared.clone())));
+        sayers.push(tokio::spawn(say(
             sink,
             room,
             args.rate,
-            args.secs,
+            end,
             shared.clone(),
         )));
     }
@@ -103,17 +108,18 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         "fanout: {} rooms × {} members on two nodes; each says {} msg/s for {} s",
         args.rooms, args.members, args.rate, args.secs
     );
-    let begun = Instant::now();
-    tokio::time::sleep(Duration::from_secs(args.secs)).await;
-    let send_time = begun.elapsed();
+    for sayer in sayers {
+        let _ = sayer.await;
+    }
+    let send_time = end - begun;
     let expected = |s: &Shared| s.sent.load(Ordering::Relaxed) * args.members as u64;
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline && shared.delivered.load(Ordering::Relaxed) < expected(&shared)
     {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    for t in tasks {
-        t.abort();
+    for receiver in receivers {
+        receiver.abort();
     }
     let delivered = shared.delivered.load(Ordering::Relaxed);
     let mut latencies = shared.latencies.lock().unwrap().clone();
@@ -135,15 +141,17 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 type Sink = futures_util::stream::SplitSink<client::Socket, Message>;
 type Stream = futures_util::stream::SplitStream<client::Socket>;
 
-async fn say(mut sink: Sink, room: String, rate: f64, secs: u64, shared: Arc<Shared>) {
+async fn say(mut sink: Sink, room: String, rate: f64, end: Instant, shared: Arc<Shared>) {
     let period = Duration::from_secs_f64(1.0 / rate.max(0.001));
     // Spread the members' first messages over one period.
     let offset = period.mul_f64((shared.sent.load(Ordering::Relaxed) % 97) as f64 / 97.0);
     tokio::time::sleep(offset).await;
     let mut tick = tokio::time::interval(period);
-    let end = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < end {
+    loop {
         tick.tick().await;
+        if Instant::now() >= end {
+            break;
+        }
         let micros = shared.start.elapsed().as_micros();
         let frame = json!({"type": "room.say", "room": room, "text": format!("t{micros}")});
         if sink
