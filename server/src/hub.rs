@@ -109,11 +109,27 @@ struct Member {
     held: Option<Vec<(Position, &'static str, Utf8Bytes)>>,
 }
 
+impl Member {
+    /// Delivers a frame at `position` unless the follower has seen it; while it is joining,
+    /// holds the frame back instead.
+    fn offer(&mut self, outbox: &Outbox, position: Position, kind: &'static str, text: Utf8Bytes) {
+        if let Some(held) = self.held.as_mut() {
+            held.push((position, kind, text));
+        } else if self.seen.is_none_or(|seen| position > seen) {
+            self.seen = Some(position);
+            outbox.send_text(kind, &text);
+        }
+    }
+}
+
 #[derive(Default)]
 struct Inner {
     conns: HashMap<u64, Conn>,
     by_token: HashMap<String, Vec<u64>>,
     channels: HashMap<String, HashMap<u64, Member>>,
+    /// Sockets with a `bot.say` in hand whose `ack` is not queued yet: bot replies for
+    /// them wait here, so a socket always gets the ack before the reply.
+    held_replies: HashMap<u64, Vec<Utf8Bytes>>,
 }
 
 /// Sockets of this node.
@@ -165,6 +181,7 @@ impl Hub {
     /// Removes a socket and everything it followed.
     pub fn unregister(&self, id: u64) -> Leftovers {
         let mut inner = self.lock();
+        inner.held_replies.remove(&id);
         let Some(conn) = inner.conns.remove(&id) else {
             return Leftovers::default();
         };
@@ -198,13 +215,19 @@ impl Hub {
 
     /// Hands a bot reply to every socket of `token` on this node.
     pub fn deliver_reply(&self, token: &str, msg: &ChatMessage) {
-        let inner = self.lock();
-        let Some(ids) = inner.by_token.get(token) else {
+        let mut inner = self.lock();
+        let Inner {
+            conns,
+            by_token,
+            held_replies,
+            ..
+        } = &mut *inner;
+        let Some(ids) = by_token.get(token) else {
             return;
         };
         let mut chat: Option<Utf8Bytes> = None;
         let mut ws: Option<Utf8Bytes> = None;
-        for conn in ids.iter().filter_map(|id| inner.conns.get(id)) {
+        for (id, conn) in ids.iter().filter_map(|id| Some((id, conns.get(id)?))) {
             let text = match conn.kind {
                 SocketKind::Chat => chat.get_or_insert_with(|| {
                     serde_json::to_string(msg)
@@ -215,7 +238,28 @@ impl Hub {
                     ws.get_or_insert_with(|| ServerMsg::bot_reply(msg.clone()).to_json().into())
                 }
             };
-            conn.outbox.send_text("bot.reply", text);
+            match held_replies.get_mut(id) {
+                Some(held) => held.push(text.clone()),
+                None => conn.outbox.send_text("bot.reply", text),
+            }
+        }
+    }
+
+    /// Holds back bot replies for socket `id` until [`Hub::release_replies`].
+    pub fn hold_replies(&self, id: u64) {
+        self.lock().held_replies.insert(id, Vec::new());
+    }
+
+    /// Queues `answer` (the `ack` or error of a `bot.say`) for socket `id`, then the bot
+    /// replies held back meanwhile.
+    pub fn release_replies(&self, id: u64, answer: &ServerMsg) {
+        let mut inner = self.lock();
+        let held = inner.held_replies.remove(&id).unwrap_or_default();
+        if let Some(conn) = inner.conns.get(&id) {
+            conn.outbox.send_json(answer);
+            for text in held {
+                conn.outbox.send_text("bot.reply", &text);
+            }
         }
     }
 
@@ -333,13 +377,7 @@ impl Hub {
         ) else {
             return;
         };
-        let text: Utf8Bytes = frame.to_json().into();
-        if let Some(held) = member.held.as_mut() {
-            held.push((position, frame.kind(), text));
-        } else if member.seen.is_none_or(|seen| position > seen) {
-            member.seen = Some(position);
-            conn.outbox.send_text(frame.kind(), &text);
-        }
+        member.offer(&conn.outbox, position, frame.kind(), frame.to_json().into());
     }
 
     /// Delivers an event at `position` to every follower that has not seen it. The socket
@@ -372,12 +410,7 @@ impl Hub {
                     .get_or_insert_with(|| plain.to_json().into())
                     .clone()
             };
-            if let Some(held) = member.held.as_mut() {
-                held.push((position, plain.kind(), text));
-            } else if member.seen.is_none_or(|seen| position > seen) {
-                member.seen = Some(position);
-                conn.outbox.send_text(plain.kind(), &text);
-            }
+            member.offer(&conn.outbox, position, plain.kind(), text);
         }
     }
 

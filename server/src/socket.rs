@@ -333,22 +333,27 @@ async fn handle_request(
 ) -> Option<Message> {
     let outcome = match request {
         ClientMsg::BotSay { text } => {
-            return match bot_chat::say(peer.state, &peer.token, &peer.name, &text).await {
-                Ok(msg) => {
-                    if peer.kind == SocketKind::Ws {
-                        peer.outbox.send_json(&ServerMsg::Ack {
-                            reference,
-                            id: Some(msg.id),
-                        });
-                    }
-                    None
-                }
-                Err(e) => {
-                    peer.outbox.send_json(&e.to_frame(reference));
-                    matches!(e, SayError::SessionGone)
-                        .then(|| close_frame(close::POLICY, "session expired"))
-                }
+            // The reply may come back before this node has queued the ack: hold it.
+            let acks = peer.kind == SocketKind::Ws;
+            let hub = &peer.state.hub;
+            if acks {
+                hub.hold_replies(peer.id);
+            }
+            let said = bot_chat::say(peer.state, &peer.token, &peer.name, &text).await;
+            let answer = match &said {
+                Ok(msg) => ServerMsg::Ack {
+                    reference,
+                    id: Some(msg.id.clone()),
+                },
+                Err(e) => e.to_frame(reference),
             };
+            match (acks, &said) {
+                (true, _) => hub.release_replies(peer.id, &answer),
+                (false, Err(_)) => peer.outbox.send_json(&answer),
+                (false, Ok(_)) => {}
+            }
+            return matches!(said, Err(SayError::SessionGone))
+                .then(|| close_frame(close::POLICY, "session expired"));
         }
         ClientMsg::RoomJoin { room, since } => {
             rooms::join(peer, &room, since.as_deref(), reference.clone()).await
