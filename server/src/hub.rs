@@ -132,6 +132,15 @@ struct Inner {
     held_replies: HashMap<u64, Vec<Utf8Bytes>>,
 }
 
+impl Inner {
+    /// Socket `id` and its place among the followers of `channel`, if it follows it.
+    fn follower(&mut self, channel: &str, id: u64) -> Option<(&Conn, &mut Member)> {
+        let conn = self.conns.get(&id)?;
+        let member = self.channels.get_mut(channel)?.get_mut(&id)?;
+        Some((conn, member))
+    }
+}
+
 /// Sockets of this node.
 #[derive(Default)]
 pub struct Hub {
@@ -328,22 +337,13 @@ impl Hub {
     /// is newer.
     pub fn joined(&self, channel: &str, id: u64, position: Option<Position>, answer: &ServerMsg) {
         let mut inner = self.lock();
-        let Inner {
-            conns, channels, ..
-        } = &mut *inner;
-        let (Some(conn), Some(member)) = (
-            conns.get(&id),
-            channels.get_mut(channel).and_then(|m| m.get_mut(&id)),
-        ) else {
+        let Some((conn, member)) = inner.follower(channel, id) else {
             return;
         };
         conn.outbox.send_json(answer);
         member.seen = position.max(member.seen);
         for (pos, kind, frame) in member.held.take().unwrap_or_default() {
-            if member.seen.is_none_or(|seen| pos > seen) {
-                member.seen = Some(pos);
-                conn.outbox.send_text(kind, &frame);
-            }
+            member.offer(&conn.outbox, pos, kind, frame);
         }
     }
 
@@ -368,13 +368,7 @@ impl Hub {
     /// events still on their way with a lower position are dropped for this follower.
     pub fn answer_change(&self, channel: &str, id: u64, position: Position, frame: &ServerMsg) {
         let mut inner = self.lock();
-        let Inner {
-            conns, channels, ..
-        } = &mut *inner;
-        let (Some(conn), Some(member)) = (
-            conns.get(&id),
-            channels.get_mut(channel).and_then(|m| m.get_mut(&id)),
-        ) else {
+        let Some((conn, member)) = inner.follower(channel, id) else {
             return;
         };
         member.offer(&conn.outbox, position, frame.kind(), frame.to_json().into());

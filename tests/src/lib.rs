@@ -77,6 +77,21 @@ where
     }
 }
 
+/// `x` creates a game and `o` joins it; returns its ID once both see it `playing`.
+pub async fn start_game(x: &mut Ws, o: &mut Ws) -> String {
+    x.send(serde_json::json!({"type": "game.create", "ref": "new"}))
+        .await;
+    let id = x.answer("new").await["game"]["id"]
+        .as_str()
+        .expect("a game ID")
+        .to_string();
+    o.send(serde_json::json!({"type": "game.join", "game": id, "ref": "join"}))
+        .await;
+    assert_eq!(o.answer("join").await["game"]["status"], "playing");
+    assert_eq!(x.recv_type("game.state").await["game"]["status"], "playing");
+    id
+}
+
 /// The token of a session document.
 pub fn token(doc: &serde_json::Value) -> String {
     doc["token"].as_str().expect("a token").to_string()

@@ -2,7 +2,7 @@
 //! front of two nodes: sessions, bot chat and a game, and a node killed mid-game while the
 //! players carry on through the balancer.
 
-use e2e::{new_session, token, Balancer, Redis, Server, Worker, Ws};
+use e2e::{new_session, start_game, token, Balancer, Redis, Server, Worker, Ws};
 use serde_json::{json, Value};
 
 /// `mover` plays `cell` in `game`; both players see the new state. Returns it.
@@ -55,15 +55,7 @@ async fn players_through_the_balancer_carry_on_when_a_node_is_killed() {
     assert_eq!(x.answer("hi").await["type"], "ack");
     x.recv_type("bot.reply").await;
 
-    x.send(json!({"type": "game.create", "ref": "new"})).await;
-    let id = x.answer("new").await["game"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    o.send(json!({"type": "game.join", "game": id, "ref": "join"}))
-        .await;
-    assert_eq!(o.answer("join").await["game"]["status"], "playing");
-    x.recv_type("game.state").await;
+    let id = start_game(&mut x, &mut o).await;
     play(&mut x, &mut o, &id, 0).await;
     play(&mut o, &mut x, &id, 3).await;
 

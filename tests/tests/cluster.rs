@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use e2e::{eventually, new_session, refresh, token, RedisCluster, Server, Worker, Ws};
+use e2e::{eventually, new_session, refresh, start_game, token, RedisCluster, Server, Worker, Ws};
 use serde_json::{json, Value};
 
 /// Sends `request` until it is not refused as `unavailable` (the cluster may be moving a
@@ -39,15 +39,7 @@ async fn a_game_and_both_chats_go_on_when_the_games_master_fails_over() {
     let (mut x, _) = Ws::hello(&a.ws_url("/ws", &alice)).await;
     let (mut o, _) = Ws::hello(&b.ws_url("/ws", &bob)).await;
 
-    x.send(json!({"type": "game.create", "ref": "new"})).await;
-    let id = x.answer("new").await["game"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    o.send(json!({"type": "game.join", "game": id, "ref": "join"}))
-        .await;
-    assert_eq!(o.answer("join").await["game"]["status"], "playing");
-    x.recv_type("game.state").await;
+    let id = start_game(&mut x, &mut o).await;
     x.send(json!({"type": "game.move", "game": id, "cell": 0, "ref": "m0"}))
         .await;
     assert_eq!(x.answer("m0").await["type"], "game.state");
