@@ -92,7 +92,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let end = begun + Duration::from_secs(args.secs);
     let mut receivers = Vec::new();
     let mut sayers = Vec::new();
-    for socket in sockets {
+    for (i, socket) in sockets.into_iter().enumerate() {
         let (ws, room) = socket?;
         let (sink, stream) = ws.split();
         receivers.push(tokio::spawn(receive(stream, shared.clone())));
@@ -100,6 +100,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             sink,
             room,
             args.rate,
+            i as f64 / total as f64,
             end,
             shared.clone(),
         )));
@@ -141,11 +142,19 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 type Sink = futures_util::stream::SplitSink<client::Socket, Message>;
 type Stream = futures_util::stream::SplitStream<client::Socket>;
 
-async fn say(mut sink: Sink, room: String, rate: f64, end: Instant, shared: Arc<Shared>) {
+/// Says one message every `1 / rate` seconds until `end`, the first one `phase` (0..1) of a
+/// period after the start, so that the members' messages are spread evenly over time
+/// rather than all sent in the same instant.
+async fn say(
+    mut sink: Sink,
+    room: String,
+    rate: f64,
+    phase: f64,
+    end: Instant,
+    shared: Arc<Shared>,
+) {
     let period = Duration::from_secs_f64(1.0 / rate.max(0.001));
-    // Spread the members' first messages over one period.
-    let offset = period.mul_f64((shared.sent.load(Ordering::Relaxed) % 97) as f64 / 97.0);
-    tokio::time::sleep(offset).await;
+    tokio::time::sleep(period.mul_f64(phase)).await;
     let mut tick = tokio::time::interval(period);
     loop {
         tick.tick().await;

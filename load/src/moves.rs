@@ -65,15 +65,16 @@ async fn until_state(ws: &mut client::Socket) -> anyhow::Result<Value> {
     }
 }
 
-/// One game's two players, ready to play.
+/// Game `i`'s two players, ready to play: X's socket and name, then O's.
 async fn set_up(
     http: &reqwest::Client,
     args: &Args,
     i: usize,
-) -> anyhow::Result<(client::Socket, client::Socket, String)> {
+) -> anyhow::Result<[(client::Socket, String); 2]> {
+    let (x_name, o_name) = (format!("mx{i}"), format!("mo{i}"));
     let (a, b) = (client::addr_of(&args.a)?, client::addr_of(&args.b)?);
-    let x_token = client::new_token(http, &args.a, &format!("mx{i}")).await?;
-    let o_token = client::new_token(http, &args.b, &format!("mo{i}")).await?;
+    let x_token = client::new_token(http, &args.a, &x_name).await?;
+    let o_token = client::new_token(http, &args.b, &o_name).await?;
     let source = client::source_ip(i, 4);
     let mut x = client::open_ws(a, source, &x_token).await?;
     let mut o = client::open_ws(b, source, &o_token).await?;
@@ -90,7 +91,7 @@ async fn set_up(
     ))
     .await?;
     until_state(&mut o).await?;
-    Ok((x, o, id))
+    Ok([(x, x_name), (o, o_name)])
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -107,10 +108,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .await;
     let shared = Arc::new(Shared::default());
     let mut tasks = Vec::new();
-    for (i, pair) in pairs.into_iter().enumerate() {
-        let (x, o, _) = pair?;
-        tasks.push(tokio::spawn(play(x, format!("mx{i}"), shared.clone())));
-        tasks.push(tokio::spawn(play(o, format!("mo{i}"), shared.clone())));
+    // The pairs come back in the order they were set up, not in the order of `i`: each
+    // socket goes with the name it was opened for.
+    for pair in pairs {
+        for (ws, name) in pair? {
+            tasks.push(tokio::spawn(play(ws, name, shared.clone())));
+        }
     }
     eprintln!(
         "moves: {} games set up in {:.1} s; playing for {} s",
