@@ -8,6 +8,7 @@
 #                17401–17406), started by scripts/cluster.sh as run.sh's
 #   SCENARIOS (default "bot idle moves fanout"), BOT_RATES (default "100 1000"),
 #   BOT_SECS (default 10), IDLE_SOCKETS (default 19900), GAMES (default 1000),
+#   THINK_MS (default "0 100": one moves run per value, players thinking that many ms),
 #   FANOUT (default "--rooms 20 --members 50 --rate 2")
 # Redis runs without persistence (no AOF, no RDB) and with the ACL users of
 # deploy/redis/users.acl.in, with random passwords for this run: the nodes and the worker
@@ -19,6 +20,7 @@ source scripts/setup.sh
 BENCH_REDIS="${BENCH_REDIS:-single}"
 SCENARIOS="${SCENARIOS:-bot idle moves fanout}"
 GAMES="${GAMES:-1000}"
+THINK_MS="${THINK_MS:-0 100}"
 FANOUT="${FANOUT:---rooms 20 --members 50 --rate 2}"
 BOT_RATES="${BOT_RATES:-100 1000}"
 BOT_SECS="${BOT_SECS:-10}"
@@ -191,8 +193,11 @@ for scenario in $SCENARIOS; do
       measure idle ./target/release/load idle --node "http://127.0.0.1:$A" --pid "$pid_a" \
         --sockets "$IDLE_SOCKETS" ;;
     moves)
-      measure moves ./target/release/load moves --a "http://127.0.0.1:$A" \
-        --b "http://127.0.0.1:$B" --games "$GAMES" ;;
+      for think in $THINK_MS; do
+        measure "moves, $think ms to think" ./target/release/load moves \
+          --a "http://127.0.0.1:$A" --b "http://127.0.0.1:$B" --games "$GAMES" \
+          --think-ms "$think"
+      done ;;
     fanout)
       # shellcheck disable=SC2086
       measure fanout ./target/release/load fanout --a "http://127.0.0.1:$A" \

@@ -4,6 +4,7 @@
 
 use std::{
     collections::HashMap,
+    hash::{BuildHasher, RandomState},
     sync::{
         atomic::{AtomicBool, AtomicU64, Ordering},
         Arc, Mutex,
@@ -31,6 +32,10 @@ pub struct Args {
     /// How long to play, in seconds.
     #[arg(long, default_value_t = 10)]
     secs: u64,
+    /// How long a player thinks, in milliseconds on average, between seeing that it is its
+    /// turn and moving; 0 moves at once.
+    #[arg(long, default_value_t = 0)]
+    think_ms: u64,
 }
 
 #[derive(Default)]
@@ -41,6 +46,7 @@ struct Shared {
     moves: AtomicU64,
     errors: AtomicU64,
     stop: AtomicBool,
+    think: Duration,
 }
 
 async fn recv_json(ws: &mut client::Socket) -> anyhow::Result<Value> {
@@ -106,7 +112,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .buffer_unordered(64)
         .collect()
         .await;
-    let shared = Arc::new(Shared::default());
+    let shared = Arc::new(Shared {
+        think: Duration::from_millis(args.think_ms),
+        ..Shared::default()
+    });
     let mut tasks = Vec::new();
     // The pairs come back in the order they were set up, not in the order of `i`: each
     // socket goes with the name it was opened for.
@@ -133,8 +142,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let moves = shared.moves.load(Ordering::Relaxed);
     let mut latencies = shared.latencies.lock().unwrap().clone();
     println!(
-        "moves: {} concurrent games, X and O on different nodes: {moves} moves in {:.1} s = {:.0} moves/s, errors {}",
+        "moves: {} concurrent games, X and O on different nodes, {} ms to think: {moves} moves in {:.1} s = {:.0} moves/s, errors {}",
         args.games,
+        args.think_ms,
         elapsed.as_secs_f64(),
         moves as f64 / elapsed.as_secs_f64(),
         shared.errors.load(Ordering::Relaxed)
@@ -168,6 +178,12 @@ async fn act(
                 return Ok(());
             };
             let version = game["version"].as_u64().unwrap_or(0);
+            if !shared.think.is_zero() {
+                // Between half and one and a half times the thinking time, at random, so
+                // that the games' moves spread over time instead of falling in step.
+                let draw = RandomState::new().hash_one((me, version)) as f64 / u64::MAX as f64;
+                tokio::time::sleep(shared.think.mul_f64(0.5 + draw)).await;
+            }
             shared.pending.lock().unwrap().insert(
                 id.to_string(),
                 (version + 1, Instant::now(), me.to_string()),
