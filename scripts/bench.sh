@@ -8,7 +8,8 @@
 #                17401–17406), started by scripts/cluster.sh as run.sh's
 #   SCENARIOS (default "bot idle moves fanout"), BOT_RATES (default "100 1000"),
 #   BOT_SECS (default 10), IDLE_SOCKETS (default 19900), GAMES (default 1000),
-#   THINK_MS (default "0 100": one moves run per value, players thinking that many ms),
+#   THINK_MS (default "0 150 250": one moves run per value, players thinking that many ms
+#   on average),
 #   FANOUT (default "--rooms 20 --members 50 --rate 2")
 # Redis runs without persistence (no AOF, no RDB) and with the ACL users of
 # deploy/redis/users.acl.in, with random passwords for this run: the nodes and the worker
@@ -20,7 +21,7 @@ source scripts/setup.sh
 BENCH_REDIS="${BENCH_REDIS:-single}"
 SCENARIOS="${SCENARIOS:-bot idle moves fanout}"
 GAMES="${GAMES:-1000}"
-THINK_MS="${THINK_MS:-0 100}"
+THINK_MS="${THINK_MS:-0 150 250}"
 FANOUT="${FANOUT:---rooms 20 --members 50 --rate 2}"
 BOT_RATES="${BOT_RATES:-100 1000}"
 BOT_SECS="${BOT_SECS:-10}"

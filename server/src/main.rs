@@ -6,6 +6,12 @@ use clap::Parser;
 use common::lifecycle;
 use server::{Config, Node};
 
+/// mimalloc rather than the system allocator: a node holds tens of thousands of sockets,
+/// and with glibc's per-thread arenas the memory per idle socket varied from run to run
+/// between 5.4 and 7.0 KiB (5.1 to 5.3 KiB with mimalloc); throughput is the same.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = Config::parse();

@@ -80,7 +80,12 @@ fn upgrade(
         .max_frame_size(readable)
         .on_upgrade(move |socket| {
             let tracker = state.sockets.clone();
-            tracker.track_future(serve(socket, state, token.unwrap_or_default(), kind))
+            // Split here, not in `serve`: an async fn keeps room for its arguments for as
+            // long as it runs, and a whole `WebSocket` there would cost every socket
+            // twice its size in the task.
+            let (sink, stream) = socket.split();
+            let token = token.unwrap_or_default();
+            tracker.track_future(serve(sink, stream, state, token, kind))
         })
 }
 
@@ -102,9 +107,15 @@ pub struct Peer<'a> {
     pub outbox: Outbox,
 }
 
-async fn serve(mut socket: WebSocket, state: AppState, token: String, kind: SocketKind) {
+async fn serve(
+    mut sink: SplitSink<WebSocket, Message>,
+    stream: SplitStream<WebSocket>,
+    state: AppState,
+    token: String,
+    kind: SocketKind,
+) {
     if token.is_empty() {
-        let _ = socket
+        let _ = sink
             .send(close_frame(close::POLICY, "missing token"))
             .await;
         return;
@@ -112,14 +123,14 @@ async fn serve(mut socket: WebSocket, state: AppState, token: String, kind: Sock
     let profile = match Box::pin(state.sessions.profile(&token)).await {
         Ok(Some(profile)) => profile,
         Ok(None) => {
-            let _ = socket
+            let _ = sink
                 .send(close_frame(close::POLICY, "unknown or expired token"))
                 .await;
             return;
         }
         Err(e) => {
             tracing::warn!(error = %e, "token check failed");
-            let _ = socket
+            let _ = sink
                 .send(close_frame(
                     close::UNAVAILABLE,
                     "service unavailable, retry",
@@ -142,7 +153,6 @@ async fn serve(mut socket: WebSocket, state: AppState, token: String, kind: Sock
             session_start: profile.session_start,
         });
     }
-    let (sink, stream) = socket.split();
     let peer = Peer {
         state: &state,
         id,
