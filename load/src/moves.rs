@@ -3,7 +3,7 @@
 //! latency is from sending a move to the opponent, on the other node, receiving the state.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     hash::{BuildHasher, RandomState},
     sync::{
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -43,6 +43,8 @@ struct Shared {
     /// Per game: the version a move will produce, when it was sent, and by whom.
     pending: Mutex<HashMap<String, (u64, Instant, String)>>,
     latencies: Mutex<Vec<Duration>>,
+    /// Games in which at least one move reached the opponent.
+    played: Mutex<HashSet<String>>,
     moves: AtomicU64,
     errors: AtomicU64,
     stop: AtomicBool,
@@ -142,8 +144,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let moves = shared.moves.load(Ordering::Relaxed);
     let mut latencies = shared.latencies.lock().unwrap().clone();
     println!(
-        "moves: {} concurrent games, X and O on different nodes, {} ms to think: {moves} moves in {:.1} s = {:.0} moves/s, errors {}",
+        "moves: {} concurrent games ({} of them played), X and O on different nodes, {} ms to think: {moves} moves in {:.1} s = {:.0} moves/s, errors {}",
         args.games,
+        shared.played.lock().unwrap().len(),
         args.think_ms,
         elapsed.as_secs_f64(),
         moves as f64 / elapsed.as_secs_f64(),
@@ -222,7 +225,9 @@ async fn play(mut ws: client::Socket, me: String, shared: Arc<Shared>) -> anyhow
                         if *expected == version && *mover != me {
                             shared.latencies.lock().unwrap().push(sent.elapsed());
                             shared.moves.fetch_add(1, Ordering::Relaxed);
-                            pending.remove(id);
+                            if let Some((id, _)) = pending.remove_entry(id) {
+                                shared.played.lock().unwrap().insert(id);
+                            }
                         }
                     }
                 }
