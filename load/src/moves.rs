@@ -198,7 +198,8 @@ async fn act(
             ))
             .await?;
         }
-        Some("won") | Some("draw") => {
+        // Unless this player's request is the one the state shows.
+        Some("won") | Some("draw") if game["rematch"].as_str() != my_mark(game, me) => {
             ws.send(Message::Text(
                 json!({"type": "game.rematch", "game": id})
                     .to_string()

@@ -38,6 +38,7 @@ pub mod sweeper;
 use std::{future::Future, sync::Arc, time::Duration};
 
 use axum::{
+    http::{header, HeaderValue},
     routing::{get, post},
     serve::ListenerExt,
     Router,
@@ -51,7 +52,7 @@ use common::{
 };
 use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
-use tower_http::{services::ServeDir, trace::TraceLayer};
+use tower_http::{services::ServeDir, set_header::SetResponseHeader, trace::TraceLayer};
 
 pub use config::Config;
 use state::{AppState, Inner};
@@ -133,7 +134,13 @@ impl Node {
             .route("/metrics", get(http::metrics))
             .route("/chat", get(socket::chat))
             .route("/ws", get(socket::ws))
-            .fallback_service(ServeDir::new(&self.state.config.web_dir))
+            // The page's modules are revalidated on every load (a 304 when unchanged), so a
+            // browser never runs an old module against a newly deployed one.
+            .fallback_service(SetResponseHeader::if_not_present(
+                ServeDir::new(&self.state.config.web_dir),
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("no-cache"),
+            ))
             .layer(TraceLayer::new_for_http())
             .with_state(self.state.clone())
     }

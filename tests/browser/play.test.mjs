@@ -96,6 +96,10 @@ describe('the browser client', () => {
     // A rematch once both ask: seats swap, bob (now X) starts.
     await byTest(alice, 'rematch').click();
     await waitText(alice, 'rematch', /Waiting/);
+    // The other player and the spectator see that alice asked.
+    await waitText(bob, 'status', /^alice \(X\) wins — better luck next time · alice wants a rematch$/);
+    await waitText(carol, 'status', /alice wants a rematch$/);
+    assert.equal(await byTest(bob, 'rematch').textContent(), 'Accept rematch');
     await byTest(bob, 'rematch').click();
     await waitText(bob, 'status', /^Your turn \(X\)/);
     await waitText(alice, 'status', /bob \(X\)'s turn/);

@@ -330,18 +330,29 @@ async fn spectators_see_every_move_and_rematch_swaps_seats() {
     let mut sam = player(&a, "sam").await;
     let id = start_game(&mut alice, &mut bob).await;
     sam.ask(json!({"type": "game.join", "game": id})).await;
+    let mut last = Value::Null;
     for (cell, x) in [(0, true), (3, false), (1, true), (4, false), (2, true)] {
-        let state = if x {
+        last = if x {
             play(&mut alice, &mut bob, &id, cell).await
         } else {
             play(&mut bob, &mut alice, &id, cell).await
         };
-        assert_eq!(sam.state().await, state, "the spectator sees it too");
+        assert_eq!(sam.state().await, last, "the spectator sees it too");
     }
-    let asked = alice
-        .ask(json!({"type": "game.rematch", "game": id, "ref": "r1"}))
-        .await;
+    // The first to ask gets an ack, and everyone sees who asked.
+    let (asked, offer) = ask_rematch(&mut alice, &id, "r1").await;
     assert_eq!(asked, json!({"type": "ack", "ref": "r1"}));
+    assert_eq!(offer["rematch"], "X", "everyone sees that X asked: {offer}");
+    assert_eq!(offer["status"], "won");
+    assert_eq!(offer["version"], last["version"].as_u64().unwrap() + 1);
+    assert_eq!(bob.state().await, offer);
+    assert_eq!(sam.state().await, offer);
+    // Asking again changes nothing.
+    alice
+        .ws
+        .send(json!({"type": "game.rematch", "game": id, "ref": "r1b"}))
+        .await;
+    assert_eq!(alice.ws.answer("r1b").await["type"], "ack");
     let again = bob
         .ask(json!({"type": "game.rematch", "game": id, "ref": "r2"}))
         .await;
@@ -354,10 +365,61 @@ async fn spectators_see_every_move_and_rematch_swaps_seats() {
         json!([null, null, null, null, null, null, null, null, null])
     );
     assert_eq!(game["next"], "X");
+    assert_eq!(game["version"], offer["version"].as_u64().unwrap() + 1);
+    assert!(game.get("rematch").is_none(), "no request is left: {game}");
     assert_eq!(alice.state().await, *game);
     assert_eq!(sam.state().await, *game);
     // Bob is X now.
     play(&mut bob, &mut alice, &id, 4).await;
+}
+
+/// Asks for a rematch that the other player has not asked for yet: the ack and the
+/// published state, in whichever order they arrive.
+async fn ask_rematch(player: &mut Player, id: &str, reference: &str) -> (Value, Value) {
+    player
+        .ws
+        .send(json!({"type": "game.rematch", "game": id, "ref": reference}))
+        .await;
+    let (mut ack, mut state) = (None, None);
+    while ack.is_none() || state.is_none() {
+        let frame = player.next_answer().await;
+        match frame["type"].as_str() {
+            Some("ack") if frame["ref"] == reference => ack = Some(frame),
+            Some("game.state") => state = Some(frame["game"].clone()),
+            _ => panic!("unexpected while asking for a rematch: {frame}"),
+        }
+    }
+    (ack.unwrap(), state.unwrap())
+}
+
+#[tokio::test]
+async fn a_rematch_request_is_withdrawn_when_its_player_leaves() {
+    let (_redis, a, b) = two_nodes(&[]).await;
+    let mut alice = player(&a, "alice").await;
+    let mut bob = player(&b, "bob").await;
+    let id = start_game(&mut alice, &mut bob).await;
+    for (cell, x) in [(0, true), (3, false), (1, true), (4, false), (2, true)] {
+        if x {
+            play(&mut alice, &mut bob, &id, cell).await;
+        } else {
+            play(&mut bob, &mut alice, &id, cell).await;
+        }
+    }
+    let (_, offer) = ask_rematch(&mut bob, &id, "r").await;
+    assert_eq!(offer["rematch"], "O");
+    assert_eq!(alice.state().await, offer);
+    let left = bob
+        .ask(json!({"type": "game.leave", "game": id, "ref": "bye"}))
+        .await;
+    assert_eq!(left["ref"], "bye");
+    let withdrawn = alice.state().await;
+    assert!(withdrawn.get("rematch").is_none(), "{withdrawn}");
+    assert_eq!(withdrawn["status"], "won", "the result stands");
+    assert_eq!(withdrawn["winner"], "X");
+    // Alice's own request now waits for a new one from bob.
+    let (asked, offer) = ask_rematch(&mut alice, &id, "again").await;
+    assert_eq!(asked["type"], "ack");
+    assert_eq!(offer["rematch"], "X");
 }
 
 #[tokio::test]

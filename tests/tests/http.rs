@@ -115,7 +115,7 @@ async fn unknown_and_expired_tokens_are_404() {
 }
 
 #[tokio::test]
-async fn health_names_the_node_and_the_client_page_is_served() {
+async fn health_names_the_node_and_the_client_page_is_served_for_revalidation() {
     let redis = Redis::start().await;
     let node = Server::start(&redis.url(), &[("NODE_ID", "node-7")]).await;
     let health: Value = reqwest::get(format!("{}/health", node.base))
@@ -134,7 +134,25 @@ async fn health_names_the_node_and_the_client_page_is_served() {
         .to_str()
         .unwrap()
         .starts_with("text/html"));
+    assert_eq!(page.headers()["cache-control"], "no-cache");
     assert!(page.text().await.unwrap().contains("<html"));
+    // A module the browser has is revalidated, not downloaded again.
+    let http = reqwest::Client::new();
+    let module = http
+        .get(format!("{}/js/app.js", node.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(module.status(), 200);
+    assert_eq!(module.headers()["cache-control"], "no-cache");
+    let modified = module.headers()["last-modified"].clone();
+    let again = http
+        .get(format!("{}/js/app.js", node.base))
+        .header("if-modified-since", modified)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
 }
 
 async fn start_up_error(name: &str, redis_url: &str) -> String {

@@ -160,8 +160,10 @@ export class GameView {
     $('share').hidden = !(waiting && seat !== null && !game.vs_bot);
     const rematch = $('rematch');
     rematch.hidden = !(FINISHED.has(game.status) && seat !== null && !(game.status === 'abandoned' && !game.winner));
-    rematch.disabled = this.rematchAsked;
-    rematch.textContent = this.rematchAsked ? 'Waiting for the other player…' : 'Rematch';
+    const asked = this.rematchAsked || (seat !== null && game.rematch === seat);
+    const offered = seat !== null && game.rematch === other(seat);
+    rematch.disabled = asked;
+    rematch.textContent = asked ? 'Waiting for the other player…' : offered ? 'Accept rematch' : 'Rematch';
     $('back-to-lobby').hidden = !FINISHED.has(game.status);
     $('leave').hidden = FINISHED.has(game.status);
     $('leave').textContent = seat === null ? 'Stop watching' : 'Leave';
@@ -206,6 +208,9 @@ export class GameView {
         break;
       default:
         text = game.status;
+    }
+    if (FINISHED.has(game.status) && game.rematch && !mine(game.rematch)) {
+      text = `${text} · ${this.nameOf(game.rematch) ?? game.rematch} wants a rematch`;
     }
     text = text.replace(/^the bot/, 'The bot');
     if (seat === null) text = `Watching · ${text}`;

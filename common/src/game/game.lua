@@ -64,7 +64,8 @@ local function finish(g, status, winner)
   g.next = null
 end
 
--- The player in `seat` leaves: a game in play is lost, a waiting game just ends.
+-- The player in `seat` leaves: a game in play is lost, a waiting game just ends, and from
+-- a game that is over the player's rematch request is withdrawn.
 local function abandon(g, seat)
   if g.status == 'playing' then
     finish(g, 'abandoned', other(seat))
@@ -72,6 +73,10 @@ local function abandon(g, seat)
     return {'state', commit(g), 'ended'}
   elseif g.status == 'waiting' then
     finish(g, 'abandoned', null)
+    return {'state', commit(g)}
+  elseif g.rematch == seat then
+    redis.call('HDEL', KEYS[2], 'rematch:' .. seat)
+    g.rematch = nil
     return {'state', commit(g)}
   end
   return {'ack'}
@@ -181,13 +186,20 @@ elseif op == 'rematch' then
   if g.status == 'playing' or g.status == 'waiting' then
     return err('bad_request', 'the game is not over')
   end
-  redis.call('HSET', KEYS[2], 'rematch:' .. seat, '1')
   if not g.vs_bot and redis.call('HGET', KEYS[2], 'rematch:' .. other(seat)) ~= '1' then
+    -- The first to ask: everyone in the game sees it (`rematch` names the seat), and the
+    -- asker gets its ack, so the published state carries no request of its own.
+    if redis.call('HSET', KEYS[2], 'rematch:' .. seat, '1') == 1 then
+      g.rematch = seat
+      origin = ''
+      commit(g)
+    end
     return {'ack'}
   end
   local s = redis.call('HMGET', KEYS[2], 'X', 'O')
   redis.call('HSET', KEYS[2], 'X', s[2], 'O', s[1])
   redis.call('HDEL', KEYS[2], 'rematch:X', 'rematch:O')
+  g.rematch = nil
   g.players.X, g.players.O = g.players.O, g.players.X
   if g.vs_bot then
     g.bot = other(g.bot)

@@ -42,6 +42,9 @@ pub struct Game {
     pub vs_bot: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bot: Option<Mark>,
+    /// The seat that asked for a rematch while the other has not yet (games between people).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rematch: Option<Mark>,
 }
 
 impl Game {
