@@ -79,6 +79,10 @@ pub const ROOM_DEADLINES: &str = "presence:rooms";
 /// Sorted set of wins by player name. Leaderboard keys share the hash tag `{lb}`.
 pub const LEADERBOARD: &str = "leaderboard:{lb}:wins";
 
+/// Sorted set of the results counted in the last hour, `GAME:VERSION` scored by when (ms),
+/// so that no finished game is counted twice.
+pub const RESULTS_COUNTED: &str = "leaderboard:{lb}:counted";
+
 /// Hash of one player's `wins`, `losses` and `draws`.
 pub fn player_stats(name: &str) -> String {
     format!("leaderboard:{{lb}}:player:{name}")

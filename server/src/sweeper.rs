@@ -4,7 +4,8 @@
 //!   the shared indexes (`presence:seats`, `presence:rooms`);
 //! - sweeps those indexes for deadlines that passed, whichever node set them: a seated
 //!   player gone for `ABANDON_SECS` loses the game (checked atomically in the game's
-//!   script), and presence left by a dead node is removed and announced as left.
+//!   script), a result noted in a finished game but not yet counted (its node died in
+//!   between) is counted, and presence left by a dead node is removed and announced as left.
 
 use std::time::Duration;
 
@@ -70,6 +71,16 @@ pub async fn run_sweeper(state: AppState) {
                         Ok(answer) => {
                             if let Answer::Changed(g) = &answer {
                                 tracing::info!(game = %g.id, status = ?g.status, "a player was gone too long");
+                            }
+                            // The seat is kept (and this tried again) until every result
+                            // noted in the game is counted.
+                            match state.games.record_noted_results(&game).await {
+                                Ok(0) => {}
+                                Ok(n) => tracing::info!(%game, results = n, "counted results left uncounted"),
+                                Err(e) => {
+                                    tracing::warn!(%game, error = %e, "counting noted results failed");
+                                    continue;
+                                }
                             }
                             let _ = state.games.forget_seat(&game, &token).await;
                         }

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
+use common::keys;
 use e2e::{eventually, new_session, Redis, Server, Worker, Ws};
+use fred::prelude::*;
 use serde_json::{json, Value};
 
 /// `GET /leaderboard` once `ready` holds for its `top` list: results are recorded right
@@ -461,6 +463,83 @@ async fn a_player_gone_longer_than_abandon_secs_loses() {
     let board = leaderboard_when(&a.base, |top| !top.is_empty()).await;
     assert_eq!(board["top"][0]["name"], "alice");
     assert_eq!(board["top"][0]["wins"], 1);
+}
+
+#[tokio::test]
+async fn a_result_its_node_did_not_count_is_counted_by_a_sweeper_and_only_once() {
+    let (redis, a, b) = two_nodes(&[("ABANDON_SECS", "1")]).await;
+    let mut alice = player(&a, "alice").await;
+    let mut bob = player(&b, "bob").await;
+    let id = start_game(&mut alice, &mut bob).await;
+    let mut end = Value::Null;
+    for (cell, x) in [(0, true), (3, false), (1, true), (4, false), (2, true)] {
+        end = if x {
+            play(&mut alice, &mut bob, &id, cell).await
+        } else {
+            play(&mut bob, &mut alice, &id, cell).await
+        };
+    }
+    assert_eq!(end["status"], "won");
+    leaderboard_when(&a.base, |top| top.len() == 2).await;
+    let seats = keys::game_seats(&id);
+    let note = format!("result:{}", end["version"]);
+    let admin = redis.client().await;
+    let noted = |admin: &fred::prelude::Client| {
+        let (admin, seats, note) = (admin.clone(), seats.clone(), note.clone());
+        async move {
+            let there: bool = admin.hexists(&seats, &note).await.unwrap();
+            there
+        }
+    };
+    assert!(!noted(&admin).await, "a counted result leaves no note");
+
+    // What a node leaves that died after ending the game and before counting it: the
+    // result noted in the game's keys, nothing on the leaderboard.
+    let _: () = admin
+        .hset(&seats, (note.as_str(), end.to_string()))
+        .await
+        .unwrap();
+    let _: i64 = admin
+        .del(vec![
+            keys::LEADERBOARD.to_string(),
+            keys::RESULTS_COUNTED.to_string(),
+            keys::player_stats("alice"),
+            keys::player_stats("bob"),
+        ])
+        .await
+        .unwrap();
+    // Once alice's seat shows no sign of life for ABANDON_SECS, a sweeper visits the game.
+    drop(alice);
+    let board = leaderboard_when(&b.base, |top| top.len() == 2).await;
+    assert_eq!(
+        board["top"],
+        json!([
+            {"name": "alice", "wins": 1, "losses": 0, "draws": 0},
+            {"name": "bob", "wins": 0, "losses": 1, "draws": 0}
+        ])
+    );
+    eventually(Duration::from_secs(5), "the note cleared", || async {
+        (!noted(&admin).await).then_some(())
+    })
+    .await;
+
+    // A node that died after counting and before clearing the note: counted once only.
+    let _: () = admin
+        .hset(&seats, (note.as_str(), end.to_string()))
+        .await
+        .unwrap();
+    drop(bob);
+    eventually(Duration::from_secs(5), "the note cleared again", || async {
+        (!noted(&admin).await).then_some(())
+    })
+    .await;
+    let again: Value = reqwest::get(format!("{}/leaderboard", a.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["top"], board["top"], "not counted twice");
 }
 
 #[tokio::test]

@@ -3,7 +3,8 @@
 -- channel, so two nodes can never both accept a move for one turn.
 --
 -- KEYS[1] the game object (RedisJSON), KEYS[2] its private seats hash: X and O hold the
--- seated tokens, seen:TOKEN the last sign of life (ms), rematch:SEAT a rematch request.
+-- seated tokens, seen:TOKEN the last sign of life (ms), rematch:SEAT a rematch request,
+-- result:VERSION a finished game whose result the leaderboard may not have counted yet.
 -- ARGV[1] op, ARGV[2] now (ms), ARGV[3] PUBLISH or SPUBLISH, ARGV[4] channel,
 -- ARGV[5] origin of the request (JSON, or '' for none), ARGV[6..] the op's arguments.
 --
@@ -58,6 +59,16 @@ local function commit(g)
   return json
 end
 
+-- Stores and publishes a change that finished the game, and in the same step notes its
+-- result in the game's own keys (`result:VERSION` in the seats hash, the game as it
+-- ended): the leaderboard lives in another slot, so it is counted in a second step, and
+-- the note lets any node's sweeper count it if the node that made the change dies first.
+local function ended(g)
+  local json = commit(g)
+  redis.call('HSET', KEYS[2], 'result:' .. g.version, json)
+  return {'state', json, 'ended'}
+end
+
 local function finish(g, status, winner)
   g.status = status
   g.winner = winner
@@ -70,7 +81,7 @@ local function abandon(g, seat)
   if g.status == 'playing' then
     finish(g, 'abandoned', other(seat))
     g.line = null
-    return {'state', commit(g), 'ended'}
+    return ended(g)
   elseif g.status == 'waiting' then
     finish(g, 'abandoned', null)
     return {'state', commit(g)}
@@ -165,7 +176,7 @@ elseif op == 'move' then
     if a ~= null and a == g.board[line[2] + 1] and a == g.board[line[3] + 1] then
       finish(g, 'won', a)
       g.line = line
-      return {'state', commit(g), 'ended'}
+      return ended(g)
     end
   end
   for i = 1, 9 do
@@ -175,7 +186,7 @@ elseif op == 'move' then
     end
   end
   finish(g, 'draw', null)
-  return {'state', commit(g), 'ended'}
+  return ended(g)
 
 elseif op == 'rematch' then
   -- ARGV[6] token

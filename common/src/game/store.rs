@@ -3,6 +3,8 @@
 //! follow-ups that live on other keys: results to the leaderboard when the change ended
 //! the game, and a bot turn on `bot_turns` when the bot is to move.
 
+use std::collections::HashMap;
+
 use fred::{prelude::*, types::scripts::Script};
 use serde::{Deserialize, Serialize};
 
@@ -96,6 +98,9 @@ pub struct Standing {
     pub losses: u64,
     pub draws: u64,
 }
+
+/// Field of a game's seats hash that notes a result to count: `result:VERSION`.
+const RESULT_PREFIX: &str = "result:";
 
 /// The token that holds the bot's seat.
 pub const BOT_TOKEN: &str = "@bot";
@@ -200,7 +205,11 @@ impl Games {
     /// What a change leads to outside the game's own keys.
     async fn follow_up(&self, game: &Game, ended: bool) -> Result<(), StoreError> {
         if ended {
-            self.record_result(game).await?;
+            // The change is made and published; a result not counted now stays noted in
+            // the game's keys and a sweeper counts it later.
+            if let Err(e) = self.record_result(game).await {
+                tracing::warn!(game = %game.id, error = %e, "counting a result failed; left to the sweeper");
+            }
         }
         if game.bots_turn() {
             let _: String = self
@@ -443,7 +452,23 @@ impl Games {
         }
     }
 
-    /// Counts a finished game for both players (the bot is not ranked).
+    /// Counts the results noted in game `id` and not yet cleared (left by a node that died
+    /// or lost Redis between finishing the game and counting it); a result already counted
+    /// is not counted again.
+    pub async fn record_noted_results(&self, id: &str) -> Result<usize, StoreError> {
+        let fields: HashMap<String, String> = self.client.hgetall(keys::game_seats(id)).await?;
+        let mut counted = 0;
+        for (field, json) in fields {
+            if field.starts_with(RESULT_PREFIX) {
+                self.record_result(&parse::<Game>(&json)?).await?;
+                counted += 1;
+            }
+        }
+        Ok(counted)
+    }
+
+    /// Counts a finished game for both players (the bot is not ranked), once, and clears
+    /// its note in the game's keys.
     async fn record_result(&self, game: &Game) -> Result<(), StoreError> {
         let mut ranked = Vec::new();
         for mark in [Mark::X, Mark::O] {
@@ -461,19 +486,31 @@ impl Games {
             };
             ranked.push((name.to_string(), field));
         }
-        if ranked.is_empty() {
-            return Ok(());
-        }
-        let mut keys_list = vec![keys::LEADERBOARD.to_string()];
-        let mut args = Vec::new();
-        for (name, field) in ranked {
-            keys_list.push(keys::player_stats(&name));
-            args.push(name);
-            args.push(field.to_string());
+        if !ranked.is_empty() {
+            let mut keys_list = vec![
+                keys::LEADERBOARD.to_string(),
+                keys::RESULTS_COUNTED.to_string(),
+            ];
+            let mut args = vec![
+                format!("{}:{}", game.id, game.version),
+                clock::now_millis().to_string(),
+            ];
+            for (name, field) in ranked {
+                keys_list.push(keys::player_stats(&name));
+                args.push(name);
+                args.push(field.to_string());
+            }
+            let _: i64 = self
+                .record
+                .evalsha_with_reload(&self.client, keys_list, args)
+                .await?;
         }
         let _: i64 = self
-            .record
-            .evalsha_with_reload(&self.client, keys_list, args)
+            .client
+            .hdel(
+                keys::game_seats(&game.id),
+                format!("{RESULT_PREFIX}{}", game.version),
+            )
             .await?;
         Ok(())
     }
