@@ -51,16 +51,20 @@ impl Bus {
         }
     }
 
+    /// Returns once Redis has processed the subscription, so that a publish made after
+    /// this returns reaches this node.
     async fn subscribe(&self, channel: &str) -> Result<(), Error> {
         if self.sharded {
+            // fred hands SSUBSCRIBE's confirmation to the caller (to follow MOVED
+            // redirections), so this returns once the shard has subscribed the node.
             self.client.ssubscribe(channel).await?;
         } else {
+            // fred returns from SUBSCRIBE without waiting for the confirmation; a round
+            // trip on the same connection after it does: once the PING is answered, Redis
+            // has processed the SUBSCRIBE sent before it.
             self.client.subscribe(channel).await?;
+            let _: Value = self.client.ping(None).await?;
         }
-        // A round trip on the same connection after the SUBSCRIBE: once it is answered,
-        // Redis has processed the subscription, so a publish made after this returns
-        // reaches this node.
-        let _: Value = self.client.ping(None).await?;
         Ok(())
     }
 
