@@ -76,6 +76,10 @@ pub enum ClientMsg {
         game: String,
         #[serde(default)]
         play: bool,
+        /// The last message ID seen in the game's room: its `room.joined` then carries
+        /// exactly what came after it, as `room.join` with `since` does.
+        #[serde(default)]
+        since: Option<String>,
     },
     #[serde(rename = "game.quick")]
     GameQuick,

@@ -124,9 +124,10 @@ async fn seated(peer: &Peer<'_>, id: &str) {
     }
 }
 
-/// Joins the game's chat room too, as every player and spectator does.
-async fn join_room(peer: &Peer<'_>, id: &str) {
-    if let Err((code, message)) = rooms::join(peer, &keys::game_room(id), None, None).await {
+/// Joins the game's chat room too, as every player and spectator does; with `since`, its
+/// history is what came after that message.
+async fn join_room(peer: &Peer<'_>, id: &str, since: Option<&str>) {
+    if let Err((code, message)) = rooms::join(peer, &keys::game_room(id), since, None).await {
         peer.outbox
             .send_json(&ServerMsg::error(None, code, message));
     }
@@ -160,7 +161,7 @@ pub async fn create(
         }
     }
     seated(peer, &id).await;
-    join_room(peer, &id).await;
+    join_room(peer, &id, None).await;
     Ok(())
 }
 
@@ -169,6 +170,7 @@ pub async fn join(
     peer: &Peer<'_>,
     id: &str,
     want_seat: bool,
+    since: Option<&str>,
     reference: Option<String>,
 ) -> Result<(), Refusal> {
     validate_id(id)?;
@@ -204,7 +206,7 @@ pub async fn join(
     if has_seat {
         seated(peer, id).await;
     }
-    join_room(peer, id).await;
+    join_room(peer, id, since).await;
     Ok(())
 }
 
@@ -234,7 +236,7 @@ pub async fn quick(peer: &Peer<'_>, reference: Option<String>) -> Result<(), Ref
             peer.state.hub.set_queued(peer.id, Some(mine.clone()));
             answer_with(peer, waiting, reference);
             seated(peer, &mine).await;
-            join_room(peer, &mine).await;
+            join_room(peer, &mine, None).await;
             return Ok(());
         };
         reserve_seat(peer, &other).await?;
@@ -253,7 +255,7 @@ pub async fn quick(peer: &Peer<'_>, reference: Option<String>) -> Result<(), Ref
                 unfollow(peer, &mine).await;
                 let _ = games.discard(&mine).await;
                 seated(peer, &other).await;
-                join_room(peer, &other).await;
+                join_room(peer, &other, None).await;
                 return Ok(());
             }
             Ok(_) => unfollow(peer, &other).await,

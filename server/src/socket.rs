@@ -383,8 +383,8 @@ async fn handle_request(
                 }),
         },
         ClientMsg::GameCreate { vs_bot } => games::create(peer, vs_bot, reference.clone()).await,
-        ClientMsg::GameJoin { game, play } => {
-            games::join(peer, &game, play, reference.clone()).await
+        ClientMsg::GameJoin { game, play, since } => {
+            games::join(peer, &game, play, since.as_deref(), reference.clone()).await
         }
         ClientMsg::GameQuick => games::quick(peer, reference.clone()).await,
         ClientMsg::GameMove { game, cell } => {

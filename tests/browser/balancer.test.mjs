@@ -95,8 +95,8 @@ describe('the load balancer', () => {
 
     /**
      * A page that was on the dead node: it reconnects by itself through the balancer, to the other node,
-     * shows online again, and takes its seat and the chat back (`game.join`, then `room.join` since the
-     * last message it saw, answered `recovered`). A page on the other node keeps its socket.
+     * shows online again, and takes its seat and the chat back (`game.join` with `since` the last
+     * message it saw, its room answered `recovered`). A page on the other node keeps its socket.
      */
     async function back(name) {
       const page = people[name];
@@ -106,10 +106,11 @@ describe('the load balancer', () => {
       await waitText(page, 'connection', /^online$/);
       assert.equal(await byTest(page, 'connection').getAttribute('title'), `connected to node ${survivor}`);
       await until(`${name}'s chat recovered`, () => socket.received.some((f) => f.type === 'room.joined' && f.recovered));
-      assert.deepEqual(socket.sent.filter((f) => f.type === 'game.join').map((f) => f.game), [id]);
+      // One request takes the seat back and asks for the game's chat after the last
+      // message seen.
       assert.deepEqual(
-        socket.sent.filter((f) => f.type === 'room.join').map((f) => [f.room, typeof f.since]),
-        [[`game:${id}`, 'string']],
+        socket.sent.filter((f) => f.type === 'game.join').map((f) => [f.game, typeof f.since]),
+        [[id, 'string']],
       );
     }
 
@@ -123,7 +124,7 @@ describe('the load balancer', () => {
 
     // Alice is back with what happened meanwhile, and the game goes on.
     await back('alice');
-    assert.equal(alice.sockets.at(-1).sent.find((f) => f.type === 'room.join').since, lastSeen);
+    assert.equal(alice.sockets.at(-1).sent.find((f) => f.type === 'game.join').since, lastSeen);
     await waitText(alice, 'chat-log', /are you there\?/);
     await waitText(alice, 'cell-0', /^O$/);
     await waitText(alice, 'status', /^Your turn \(X\)/);

@@ -446,6 +446,42 @@ async fn a_player_who_reconnects_through_the_other_node_gets_the_seat_back() {
 }
 
 #[tokio::test]
+async fn game_join_with_since_brings_back_exactly_the_game_chat_missed() {
+    let (_redis, a, b) = two_nodes(&[]).await;
+    let mut alice = player(&a, "alice").await;
+    let mut bob = player(&b, "bob").await;
+    let id = start_game(&mut alice, &mut bob).await;
+    let room = format!("game:{id}");
+    let say = |text: &str| json!({"type": "room.say", "room": room, "text": text, "ref": text});
+    alice.ws.send(say("seen")).await;
+    let seen = alice.ws.answer("seen").await;
+    let token = alice.token.clone();
+    drop(alice);
+    for text in ["missed one", "missed two"] {
+        bob.ws.send(say(text)).await;
+        bob.ws.answer(text).await;
+    }
+    let (ws, _) = Ws::hello(&b.ws_url("/ws", &token)).await;
+    let mut alice = Player { ws, token };
+    alice
+        .ws
+        .send(json!({"type": "game.join", "game": id, "since": seen["id"], "ref": "back"}))
+        .await;
+    let back = alice.ws.answer("back").await;
+    assert_eq!(back["game"]["players"]["X"], "alice", "the seat back: {back}");
+    let joined = alice.ws.recv_type("room.joined").await;
+    assert_eq!(joined["room"], room);
+    assert_eq!(joined["recovered"], true);
+    let texts: Vec<&str> = joined["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["missed one", "missed two"]);
+}
+
+#[tokio::test]
 async fn a_player_gone_longer_than_abandon_secs_loses() {
     let (_redis, a, b) = two_nodes(&[("ABANDON_SECS", "2")]).await;
     let mut alice = player(&a, "alice").await;

@@ -98,6 +98,8 @@ class App {
       if (!text.trim() || !this.current) return;
       input.value = '';
       try {
+        if (this.rejoined) await this.rejoined;
+        if (!this.current) throw new Error('the game was closed');
         await this.connection.request('room.say', { room: gameRoom(this.current.id), text });
       } catch (error) {
         if (!input.value) input.value = text;
@@ -151,33 +153,33 @@ class App {
     }
   }
 
-  /** After every (re)connect: the bot history again (replies that came meanwhile), then the game and its chat. */
+  /** After every (re)connect: the game and its chat, and the bot history again (replies that came meanwhile). */
   async resync() {
     const first = this.firstReady;
     this.firstReady = false;
-    if (!first) {
-      try {
-        const doc = await refreshSession(this.session.token);
-        this.bot.merge(doc.messages);
-      } catch (error) {
-        if (error.status !== 404) notify(describeError(error));
-      }
-    }
     if (first) {
       const id = urlGame();
       if (id) await this.join(id);
       return;
     }
-    if (this.current) await this.rejoin();
+    // Back into the game first: a chat line sent meanwhile waits for it (see the chat form).
+    this.rejoined = this.current ? this.rejoin() : null;
+    try {
+      const doc = await refreshSession(this.session.token);
+      this.bot.merge(doc.messages);
+    } catch (error) {
+      if (error.status !== 404) notify(describeError(error));
+    }
+    await this.rejoined;
   }
 
-  /** Back into the current game after a reconnect: the seat (or the view), then the chat since the last message seen. */
+  /** Back into the current game after a reconnect: the seat (or the view), and the game's chat since the last message seen. */
   async rejoin() {
     const { id } = this.current;
-    const room = gameRoom(id);
+    const since = this.rooms.lastId(gameRoom(id));
     let frame;
     try {
-      frame = await this.connection.request('game.join', { game: id });
+      frame = await this.connection.request('game.join', since ? { game: id, since } : { game: id });
     } catch (error) {
       if (error.code === 'connection_lost') return;
       notify(describeError(error));
@@ -186,15 +188,7 @@ class App {
     }
     if (!this.current || this.current.id !== id) return;
     this.game.update(frame.game);
-    if (await this.requeueIfEnded(frame.game)) return;
-    const since = this.rooms.lastId(room);
-    if (since) {
-      try {
-        await this.connection.request('room.join', { room, since });
-      } catch (error) {
-        if (error.code !== 'connection_lost') notify(describeError(error));
-      }
-    }
+    await this.requeueIfEnded(frame.game);
   }
 
   /**
