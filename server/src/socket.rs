@@ -115,9 +115,7 @@ async fn serve(
     kind: SocketKind,
 ) {
     if token.is_empty() {
-        let _ = sink
-            .send(close_frame(close::POLICY, "missing token"))
-            .await;
+        let _ = sink.send(close_frame(close::POLICY, "missing token")).await;
         return;
     }
     let profile = match Box::pin(state.sessions.profile(&token)).await {

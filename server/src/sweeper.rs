@@ -76,7 +76,9 @@ pub async fn run_sweeper(state: AppState) {
                             // noted in the game is counted.
                             match state.games.record_noted_results(&game).await {
                                 Ok(0) => {}
-                                Ok(n) => tracing::info!(%game, results = n, "counted results left uncounted"),
+                                Ok(n) => {
+                                    tracing::info!(%game, results = n, "counted results left uncounted")
+                                }
                                 Err(e) => {
                                     tracing::warn!(%game, error = %e, "counting noted results failed");
                                     continue;

@@ -468,7 +468,10 @@ async fn game_join_with_since_brings_back_exactly_the_game_chat_missed() {
         .send(json!({"type": "game.join", "game": id, "since": seen["id"], "ref": "back"}))
         .await;
     let back = alice.ws.answer("back").await;
-    assert_eq!(back["game"]["players"]["X"], "alice", "the seat back: {back}");
+    assert_eq!(
+        back["game"]["players"]["X"], "alice",
+        "the seat back: {back}"
+    );
     let joined = alice.ws.recv_type("room.joined").await;
     assert_eq!(joined["room"], room);
     assert_eq!(joined["recovered"], true);
