@@ -198,8 +198,9 @@ async fn act(
             ))
             .await?;
         }
-        // Unless this player's request is the one the state shows.
-        Some("won") | Some("draw") if game["rematch"].as_str() != my_mark(game, me) => {
+        // Both players ask once, on the state that ended the game: a later one that shows
+        // a request is the answer to one of them.
+        Some("won") | Some("draw") if game["rematch"].is_null() => {
             ws.send(Message::Text(
                 json!({"type": "game.rematch", "game": id})
                     .to_string()
