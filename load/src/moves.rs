@@ -1,6 +1,7 @@
 //! `load moves`: many concurrent games, X on one node and O on the other, each player
-//! moving as soon as it is its turn (and asking for a rematch when a game ends). The
-//! latency is from sending a move to the opponent, on the other node, receiving the state.
+//! moving as soon as it is its turn, or after thinking for `--think-ms` on average (and
+//! asking for a rematch when a game ends). The latency is from sending a move to the
+//! opponent, on the other node, receiving the state.
 
 use std::{
     collections::{HashMap, HashSet},

@@ -1,4 +1,4 @@
-// Browser tests of dropped sockets: the node under a page dies and a new one comes up on its address (the page reconnects, resyncs the game, recovers the chat without gaps or duplicates); a socket closed while waiting for a quick match.
+// Browser tests of dropped sockets: the node under a page dies and a new one comes up on its address (the page reconnects, resyncs the game, recovers the chat without gaps or duplicates, and a line typed while it gets back waits for it); a socket closed while waiting for a quick match.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -59,13 +59,21 @@ describe('a dropped connection', () => {
     await byTest(bob, 'cell-0').click();
     await waitText(bob, 'cell-0', /^O$/);
 
-    // A new node on the same address: alice's page reconnects to it by itself.
+    // A new node on the same address: alice's page reconnects to it by itself. Her bot
+    // history comes back slowly this time, and she types as soon as the page is online:
+    // the line waits until the page is back in the game, and reaches it.
+    await alice.route('**/refresh_token**', async (route) => {
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await route.continue();
+    });
     await stack.startNode('a', portA);
     await waitText(alice, 'connection', /^online$/, 30_000);
-    await waitText(alice, 'chat-log', /third message while you were away/);
+    await say(alice, 'typed at once');
+    await waitText(bob, 'chat-log', /typed at once/);
+    await waitText(alice, 'chat-log', /typed at once/);
     await waitText(alice, 'cell-0', /^O$/);
     await waitText(alice, 'status', /^Your turn \(X\)/);
-    const expected = ['before the drop', 'seen it', 'are you there?', 'third message while you were away'];
+    const expected = ['before the drop', 'seen it', 'are you there?', 'third message while you were away', 'typed at once'];
     assert.deepEqual(await lines(alice, 'chat-log'), expected);
     // The page took its seat back and, in the same request, asked for the chat after the
     // last message it had seen.
