@@ -29,14 +29,14 @@ pub struct RedisCluster {
     service_password: String,
 }
 
-/// A free port whose cluster bus port (port + 10000) is free too.
+/// A free port whose cluster bus port (port + 10000) is free too, both below the range the
+/// system picks outgoing connections' ports from (32768 and up here), so that another
+/// test's connection cannot take one between this check and the node binding it.
 fn free_cluster_port(taken: &[u16]) -> u16 {
+    let free = |port: u16| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok();
     loop {
-        let port = crate::free_port();
-        if port < 50_000
-            && !taken.contains(&port)
-            && std::net::TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok()
-        {
+        let port = 10_000 + (uuid::Uuid::new_v4().as_u128() % 12_000) as u16;
+        if !taken.contains(&port) && free(port) && free(port + 10_000) {
             return port;
         }
     }
@@ -64,14 +64,8 @@ impl RedisCluster {
         for i in 0..NODES {
             cluster.spawn(i);
         }
-        for node in &cluster.nodes {
-            let port = node.port;
-            eventually(
-                Duration::from_secs(10),
-                "a cluster node to answer",
-                || async { (cluster.cli(port, &["ping"]).await? == "PONG").then_some(()) },
-            )
-            .await;
+        for i in 0..NODES {
+            cluster.until_up(i).await;
         }
         let hosts: Vec<String> = cluster
             .nodes
@@ -121,6 +115,36 @@ impl RedisCluster {
             .stdout(Stdio::null())
             .kill_on_drop(true);
         self.nodes[i].child = Some(cmd.spawn().expect("start redis-server"));
+    }
+
+    /// Waits until node `i` answers. A node that exits first (its port was taken after
+    /// all, by a process of another test) starts again on another port.
+    async fn until_up(&mut self, i: usize) {
+        for _ in 0..5 {
+            let port = self.nodes[i].port;
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+            loop {
+                if self.cli(port, &["ping"]).await.as_deref() == Some("PONG") {
+                    return;
+                }
+                let exited = match self.nodes[i].child.as_mut() {
+                    Some(child) => !matches!(child.try_wait(), Ok(None)),
+                    None => true,
+                };
+                if exited {
+                    break;
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the cluster node on port {port} did not answer within 20 s"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            let taken: Vec<u16> = self.nodes.iter().map(|n| n.port).collect();
+            self.nodes[i].port = free_cluster_port(&taken);
+            self.spawn(i);
+        }
+        panic!("cluster node {i} exited at start on five ports");
     }
 
     fn cli_command(&self, port: u16, args: &[&str]) -> Command {
