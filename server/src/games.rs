@@ -302,7 +302,9 @@ pub async fn rematch(peer: &Peer<'_>, id: &str, reference: Option<String>) -> Re
     settle(peer, answer, reference).await
 }
 
-/// `game.leave`: a player loses (or ends a waiting game); a spectator stops watching.
+/// `game.leave`: a player loses a game in play (or ends a waiting one, or is shown as gone
+/// from one that is over); a spectator stops watching. Either way the socket stops
+/// following the game once answered.
 pub async fn leave(peer: &Peer<'_>, id: &str, reference: Option<String>) -> Result<(), Refusal> {
     validate_id(id)?;
     let games = &peer.state.games;
@@ -312,10 +314,7 @@ pub async fn leave(peer: &Peer<'_>, id: &str, reference: Option<String>) -> Resu
         .map_err(unavailable)?;
     peer.state.hub.unseat(peer.id, id);
     let _ = games.unqueue(id, &peer.token).await;
-    let spectator = matches!(answer, Answer::Ack);
     settle(peer, answer, reference).await?;
-    if spectator {
-        unfollow(peer, id).await;
-    }
+    unfollow(peer, id).await;
     Ok(())
 }

@@ -128,6 +128,7 @@ describe('the browser client', () => {
     await erin.locator('#leave').click();
     await byTest(erin, 'quick-match').waitFor();
     assert.match(await waitText(frank, 'status', /wins/), /erin left — frank \(O\) wins/);
+    assert.equal(await byTest(frank, 'rematch').isVisible(), false, 'no rematch with a player who left');
 
     assertClean(erin, frank);
     await Promise.all([erin, frank].map((p) => p.context().close()));

@@ -220,12 +220,17 @@ async fn every_game_error_code_and_the_socket_stays_open() {
         .await;
     assert_eq!(left["game"]["status"], "abandoned");
     assert_eq!(left["game"]["winner"], "X");
+    assert_eq!(left["game"]["left"], "O");
     assert_eq!(left["ref"], "l");
     assert_eq!(alice.state().await["status"], "abandoned");
     let err = alice
         .ask(json!({"type": "game.move", "game": id, "cell": 0}))
         .await;
     assert_eq!(err["code"], "game_over");
+    let err = alice
+        .ask(json!({"type": "game.rematch", "game": id}))
+        .await;
+    assert_eq!(err["code"], "game_over", "no rematch with a player who left: {err}");
 
     let ok = alice
         .ask(json!({"type": "game.create", "ref": "still-open"}))
@@ -395,7 +400,7 @@ async fn ask_rematch(player: &mut Player, id: &str, reference: &str) -> (Value, 
 }
 
 #[tokio::test]
-async fn a_rematch_request_is_withdrawn_when_its_player_leaves() {
+async fn a_player_who_leaves_a_finished_game_withdraws_its_rematch_request_and_shows_as_left() {
     let (_redis, a, b) = two_nodes(&[]).await;
     let mut alice = player(&a, "alice").await;
     let mut bob = player(&b, "bob").await;
@@ -416,12 +421,13 @@ async fn a_rematch_request_is_withdrawn_when_its_player_leaves() {
     assert_eq!(left["ref"], "bye");
     let withdrawn = alice.state().await;
     assert!(withdrawn.get("rematch").is_none(), "{withdrawn}");
+    assert_eq!(withdrawn["left"], "O", "alice sees that bob left");
     assert_eq!(withdrawn["status"], "won", "the result stands");
     assert_eq!(withdrawn["winner"], "X");
-    // Alice's own request now waits for a new one from bob.
-    let (asked, offer) = ask_rematch(&mut alice, &id, "again").await;
-    assert_eq!(asked["type"], "ack");
-    assert_eq!(offer["rematch"], "X");
+    let err = alice
+        .ask(json!({"type": "game.rematch", "game": id, "ref": "again"}))
+        .await;
+    assert_eq!(err["code"], "game_over", "{err}");
 }
 
 #[tokio::test]

@@ -159,7 +159,7 @@ export class GameView {
     const waiting = game.status === 'waiting';
     $('share').hidden = !(waiting && seat !== null && !game.vs_bot);
     const rematch = $('rematch');
-    rematch.hidden = !(FINISHED.has(game.status) && seat !== null && !(game.status === 'abandoned' && !game.winner));
+    rematch.hidden = !(FINISHED.has(game.status) && seat !== null && game.status !== 'abandoned' && !game.left);
     const asked = this.rematchAsked || (seat !== null && game.rematch === seat);
     const offered = seat !== null && game.rematch === other(seat);
     rematch.disabled = asked;
@@ -211,6 +211,9 @@ export class GameView {
     }
     if (FINISHED.has(game.status) && game.rematch && !mine(game.rematch)) {
       text = `${text} · ${this.nameOf(game.rematch) ?? game.rematch} wants a rematch`;
+    }
+    if (game.left && game.status !== 'abandoned' && !mine(game.left)) {
+      text = `${text} · ${this.nameOf(game.left) ?? game.left} left`;
     }
     text = text.replace(/^the bot/, 'The bot');
     if (seat === null) text = `Watching · ${text}`;

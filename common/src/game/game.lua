@@ -75,22 +75,27 @@ local function finish(g, status, winner)
   g.next = null
 end
 
--- The player in `seat` leaves: a game in play is lost, a waiting game just ends, and from
--- a game that is over the player's rematch request is withdrawn.
+-- The player in `seat` leaves (or is gone too long): a game in play is lost, a waiting game
+-- just ends. A game between people shows who left (`left`), which also ends any talk of a
+-- rematch: the player's own request is withdrawn and no new one is taken.
 local function abandon(g, seat)
-  if g.status == 'playing' then
-    finish(g, 'abandoned', other(seat))
-    g.line = null
-    return ended(g)
-  elseif g.status == 'waiting' then
+  if g.status == 'waiting' then
     finish(g, 'abandoned', null)
     return {'state', commit(g)}
-  elseif g.rematch == seat then
-    redis.call('HDEL', KEYS[2], 'rematch:' .. seat)
-    g.rematch = nil
-    return {'state', commit(g)}
+  elseif g.status == 'playing' then
+    finish(g, 'abandoned', other(seat))
+    g.line = null
+    if not g.vs_bot then
+      g.left = seat
+    end
+    return ended(g)
+  elseif g.vs_bot or g.left then
+    return {'ack'}
   end
-  return {'ack'}
+  g.left = seat
+  g.rematch = nil
+  redis.call('HDEL', KEYS[2], 'rematch:X', 'rematch:O')
+  return {'state', commit(g)}
 end
 
 if op == 'create' then
@@ -196,6 +201,9 @@ elseif op == 'rematch' then
   end
   if g.status == 'playing' or g.status == 'waiting' then
     return err('bad_request', 'the game is not over')
+  end
+  if g.left then
+    return err('game_over', 'the other player left')
   end
   if not g.vs_bot and redis.call('HGET', KEYS[2], 'rematch:' .. other(seat)) ~= '1' then
     -- The first to ask: everyone in the game sees it (`rematch` names the seat), and the

@@ -47,6 +47,9 @@ pub struct Game {
     /// The seat that asked for a rematch while the other has not yet (games between people).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rematch: Option<Mark>,
+    /// The seat whose player left the game or was gone too long (games between people).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left: Option<Mark>,
 }
 
 impl Game {
