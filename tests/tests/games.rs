@@ -227,10 +227,11 @@ async fn every_game_error_code_and_the_socket_stays_open() {
         .ask(json!({"type": "game.move", "game": id, "cell": 0}))
         .await;
     assert_eq!(err["code"], "game_over");
-    let err = alice
-        .ask(json!({"type": "game.rematch", "game": id}))
-        .await;
-    assert_eq!(err["code"], "game_over", "no rematch with a player who left: {err}");
+    let err = alice.ask(json!({"type": "game.rematch", "game": id})).await;
+    assert_eq!(
+        err["code"], "game_over",
+        "no rematch with a player who left: {err}"
+    );
 
     let ok = alice
         .ask(json!({"type": "game.create", "ref": "still-open"}))
