@@ -381,6 +381,19 @@ async fn spectators_see_every_move_and_rematch_swaps_seats() {
     play(&mut bob, &mut alice, &id, 4).await;
 }
 
+/// X (`x`) takes cells 0, 1, 2 while O (`o`) takes 3 and 4; returns the final state.
+async fn x_wins_the_top_row(x: &mut Player, o: &mut Player, id: &str) -> Value {
+    let mut last = Value::Null;
+    for (cell, x_moves) in [(0, true), (3, false), (1, true), (4, false), (2, true)] {
+        last = if x_moves {
+            play(x, o, id, cell).await
+        } else {
+            play(o, x, id, cell).await
+        };
+    }
+    last
+}
+
 /// Asks for a rematch that the other player has not asked for yet: the ack and the
 /// published state, in whichever order they arrive.
 async fn ask_rematch(player: &mut Player, id: &str, reference: &str) -> (Value, Value) {
@@ -406,13 +419,7 @@ async fn a_player_who_leaves_a_finished_game_withdraws_its_rematch_request_and_s
     let mut alice = player(&a, "alice").await;
     let mut bob = player(&b, "bob").await;
     let id = start_game(&mut alice, &mut bob).await;
-    for (cell, x) in [(0, true), (3, false), (1, true), (4, false), (2, true)] {
-        if x {
-            play(&mut alice, &mut bob, &id, cell).await;
-        } else {
-            play(&mut bob, &mut alice, &id, cell).await;
-        }
-    }
+    x_wins_the_top_row(&mut alice, &mut bob, &id).await;
     let (_, offer) = ask_rematch(&mut bob, &id, "r").await;
     assert_eq!(offer["rematch"], "O");
     assert_eq!(alice.state().await, offer);
@@ -517,14 +524,7 @@ async fn a_result_its_node_did_not_count_is_counted_by_a_sweeper_and_only_once()
     let mut alice = player(&a, "alice").await;
     let mut bob = player(&b, "bob").await;
     let id = start_game(&mut alice, &mut bob).await;
-    let mut end = Value::Null;
-    for (cell, x) in [(0, true), (3, false), (1, true), (4, false), (2, true)] {
-        end = if x {
-            play(&mut alice, &mut bob, &id, cell).await
-        } else {
-            play(&mut bob, &mut alice, &id, cell).await
-        };
-    }
+    let end = x_wins_the_top_row(&mut alice, &mut bob, &id).await;
     assert_eq!(end["status"], "won");
     leaderboard_when(&a.base, |top| top.len() == 2).await;
     let seats = keys::game_seats(&id);
