@@ -4,21 +4,9 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { board, byTest, launchBrowser, openPage, signIn, startStack, until, waitText } from './harness.mjs';
-
-function lines(page) {
-  return page.locator('[data-testid="chat-log"] li .text').allTextContents();
-}
-
-/** While a node is down the browser may log failed connection attempts; anything else is a fault. */
-function unexpected(problems) {
-  return problems.filter((p) => !/WebSocket connection to .* failed|ERR_CONNECTION_REFUSED/.test(p));
-}
-
-async function say(page, text) {
-  await byTest(page, 'chat-input').fill(text);
-  await byTest(page, 'chat-send').click();
-}
+import {
+  board, byTest, launchBrowser, lines, openBeforeADrop, openPage, say, signIn, startStack, unexpected, until, waitText,
+} from './harness.mjs';
 
 /** Keeps every state the connection pill shows, in order, in `window.connectionStates`. */
 async function recordConnectionStates(page) {
@@ -66,13 +54,7 @@ describe('the load balancer', () => {
     await recordConnectionStates(bob);
     await signIn(bob, 'bob');
     await waitText(bob, 'game-id', new RegExp(`^${id}$`));
-    await waitText(alice, 'status', /^Your turn \(X\)/);
-    await byTest(alice, 'cell-4').click();
-    await waitText(bob, 'cell-4', /^X$/);
-    await say(alice, 'before the drop');
-    await waitText(bob, 'chat-log', /before the drop/);
-    await say(bob, 'seen it');
-    await waitText(alice, 'chat-log', /seen it/);
+    await openBeforeADrop(alice, bob);
     await waitText(bob, 'status', /^Your turn \(O\)/);
 
     // Where each page is: the `hello` of its one socket names the node.

@@ -315,6 +315,36 @@ export async function waitText(page, testid, pattern, timeout = 15_000) {
   return (await byTest(page, testid).textContent()) ?? '';
 }
 
+/** Types `text` into the game's chat and sends it. */
+export async function say(page, text) {
+  await byTest(page, 'chat-input').fill(text);
+  await byTest(page, 'chat-send').click();
+}
+
+/** The texts of the lines of a chat log (the game's by default), in order. */
+export function lines(page, testid = 'chat-log') {
+  return page.locator(`[data-testid="${testid}"] li .text`).allTextContents();
+}
+
+/** While a node is down the browser logs its failed connection attempts; anything else is a fault. */
+export function unexpected(problems) {
+  return problems.filter((p) => !/WebSocket connection to .* failed|ERR_CONNECTION_REFUSED/.test(p));
+}
+
+/**
+ * The opening of the tests that drop a node: X opens in the centre and the two players
+ * exchange a line each ("before the drop", "seen it"), each seeing the other's.
+ */
+export async function openBeforeADrop(x, o) {
+  await waitText(x, 'status', /^Your turn \(X\)/);
+  await byTest(x, 'cell-4').click();
+  await waitText(o, 'cell-4', /^X$/);
+  await say(x, 'before the drop');
+  await waitText(o, 'chat-log', /before the drop/);
+  await say(o, 'seen it');
+  await waitText(x, 'chat-log', /seen it/);
+}
+
 /** The name step: types a name and waits for the socket to be online. */
 export async function signIn(page, name) {
   await byTest(page, 'name-input').fill(name);

@@ -3,18 +3,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
-  board, byTest, launchBrowser, openPage, screenshotPath, signIn, startStack, waitText,
+  board, byTest, launchBrowser, lines, openPage, say, screenshotPath, signIn, startStack, waitText,
 } from './harness.mjs';
 
 /** Clicks `cell` on `page` and waits until every page in `watchers` shows `mark` there. */
 async function move(page, cell, mark, watchers) {
   await byTest(page, `cell-${cell}`).click();
   for (const p of watchers) await waitText(p, `cell-${cell}`, new RegExp(`^${mark}$`));
-}
-
-/** The texts of the chat lines in a log, in order. */
-function lines(page, testid) {
-  return page.locator(`[data-testid="${testid}"] li .text`).allTextContents();
 }
 
 function assertClean(...pages) {
@@ -52,11 +47,9 @@ describe('the browser client', () => {
     await waitText(alice, 'status', /^Your turn \(X\)/);
     await waitText(bob, 'status', /alice \(X\)'s turn/);
 
-    await byTest(alice, 'chat-input').fill('hello bob');
-    await byTest(alice, 'chat-send').click();
+    await say(alice, 'hello bob');
     await waitText(bob, 'chat-log', /hello bob/);
-    await byTest(bob, 'chat-input').fill('hi alice, good luck');
-    await byTest(bob, 'chat-send').click();
+    await say(bob, 'hi alice, good luck');
     await waitText(alice, 'chat-log', /hi alice, good luck/);
 
     await move(alice, 0, 'X', [alice, bob]);

@@ -2,21 +2,9 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { board, byTest, launchBrowser, openPage, signIn, startStack, waitText } from './harness.mjs';
-
-function lines(page, testid) {
-  return page.locator(`[data-testid="${testid}"] li .text`).allTextContents();
-}
-
-/** While a node is down the browser logs its failed connection attempts; anything else is a fault. */
-function unexpected(problems) {
-  return problems.filter((p) => !/WebSocket connection to .* failed|ERR_CONNECTION_REFUSED/.test(p));
-}
-
-async function say(page, text) {
-  await byTest(page, 'chat-input').fill(text);
-  await byTest(page, 'chat-send').click();
-}
+import {
+  board, byTest, launchBrowser, lines, openBeforeADrop, openPage, say, signIn, startStack, unexpected, waitText,
+} from './harness.mjs';
 
 describe('a dropped connection', () => {
   let stack;
@@ -40,13 +28,7 @@ describe('a dropped connection', () => {
 
     const bob = await openPage(browser, `${stack.url('b')}/?game=${id}`);
     await signIn(bob, 'bob');
-    await waitText(alice, 'status', /^Your turn \(X\)/);
-    await byTest(alice, 'cell-4').click();
-    await waitText(bob, 'cell-4', /^X$/);
-    await say(alice, 'before the drop');
-    await waitText(bob, 'chat-log', /before the drop/);
-    await say(bob, 'seen it');
-    await waitText(alice, 'chat-log', /seen it/);
+    await openBeforeADrop(alice, bob);
 
     // Node A dies under alice; bob, on node B, goes on talking and plays his move.
     const lastSeen = await alice.locator('[data-testid="chat-log"] li').last().getAttribute('data-id');
