@@ -9,7 +9,9 @@
 #   SCENARIOS (default "bot idle moves fanout"), BOT_RATES (default "100 1000"),
 #   BOT_SECS (default 10), IDLE_SOCKETS (default 19900), GAMES (default 1000),
 #   THINK_MS (default "0 150 250": one moves run per value, players thinking that many ms
-#   on average),
+#   on average), NEW_GAMES (default "20 50 500": one newgames run per number of concurrent
+#   games, each pair starting a new game when one ends, moving at once; NEW_GAME_THINK_MS
+#   adds runs with that thinking time, default none),
 #   FANOUT (default "--rooms 20 --members 50 --rate 2")
 # Redis runs without persistence (no AOF, no RDB) and with the ACL users of
 # deploy/redis/users.acl.in, with random passwords for this run: the nodes and the worker
@@ -19,9 +21,11 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 
 BENCH_REDIS="${BENCH_REDIS:-single}"
-SCENARIOS="${SCENARIOS:-bot idle moves fanout}"
+SCENARIOS="${SCENARIOS:-bot idle moves newgames fanout}"
 GAMES="${GAMES:-1000}"
 THINK_MS="${THINK_MS:-0 150 250}"
+NEW_GAMES="${NEW_GAMES:-20 50 500}"
+NEW_GAME_THINK_MS="${NEW_GAME_THINK_MS:-}"
 FANOUT="${FANOUT:---rooms 20 --members 50 --rate 2}"
 BOT_RATES="${BOT_RATES:-100 1000}"
 BOT_SECS="${BOT_SECS:-10}"
@@ -138,6 +142,18 @@ machine_cpu() {
     printf "%.2f %.2f", (all - $5 - $6) / hz, all / hz; exit }' /proc/stat
 }
 now() { date +%s.%N; }
+# Calls and microseconds per command on the Redis on PORT so far: "COMMAND CALLS USEC" lines.
+redis_commands() {
+  redis_cli "$1" info commandstats | tr -d '\r' \
+    | awk -F'[:,=]' '/^cmdstat_/ { sub(/^cmdstat_/, "", $1); print $1, $3, $5 }'
+}
+# The commands Redis ran between two redis_commands snapshots, most time first:
+# "COMMAND calls (µs each)", summed over the masters.
+commands_between() {
+  awk 'FNR == NR { calls[$1] -= $2; usec[$1] -= $3; next } { calls[$1] += $2; usec[$1] += $3 }
+    END { for (c in calls) if (calls[c] > 0) printf "%d %s %d %.1f\n", usec[c], c, calls[c], usec[c] / calls[c] }' "$1" "$2" \
+    | sort -rn | awk '{ printf "%s%s %d (%.1f µs)", (NR > 1 ? ", " : ""), $2, $3, $4 } END { print "" }'
+}
 
 # Runs one load command (measure NAME COMMAND…) and prints, for the time it took (its set-up
 # included), the CPU each Redis master spent, in CPU-seconds and as % of one core, and
@@ -148,6 +164,7 @@ measure() {
   shift
   local -A before=()
   for port in "${masters[@]}" "${replicas[@]}"; do before[$port]="$(redis_cpu "$port")"; done
+  for port in "${masters[@]}"; do redis_commands "$port"; done > "$DIR/commands0"
   a0="$(proc_cpu "$pid_a")" b0="$(proc_cpu "$pid_b")" w0="$(proc_cpu "$pid_worker")"
   children_cpu > "$DIR/load0"
   read -r m0 all0 <<< "$(machine_cpu)"
@@ -156,6 +173,7 @@ measure() {
   t1="$(now)"
   read -r m1 all1 <<< "$(machine_cpu)"
   children_cpu > "$DIR/load1"
+  for port in "${masters[@]}"; do redis_commands "$port"; done > "$DIR/commands1"
   load0="$(cat "$DIR/load0")" load1="$(cat "$DIR/load1")"
   secs="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')"
   local total=0 replica_cpu=0 cpu
@@ -179,6 +197,7 @@ measure() {
   line+="; the whole machine busy $(awk -v a="$m0" -v b="$m1" 'BEGIN { printf "%.1f", b - a }') s"
   line+=" = $(awk -v a="$m0" -v b="$m1" -v c="$all0" -v d="$all1" 'BEGIN { printf "%.0f", 100 * (b - a) / (d - c) }')%"
   echo "$line of $(nproc) cores × $secs s"
+  echo "$name: redis commands (masters): $(commands_between "$DIR/commands0" "$DIR/commands1")"
 }
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; open files per process: $(ulimit -n)"
@@ -198,6 +217,14 @@ for scenario in $SCENARIOS; do
         measure "moves, $think ms to think" ./target/release/load moves \
           --a "http://127.0.0.1:$A" --b "http://127.0.0.1:$B" --games "$GAMES" \
           --think-ms "$think"
+      done ;;
+    newgames)
+      for games in $NEW_GAMES; do
+        for think in 0 $NEW_GAME_THINK_MS; do
+          measure "new games, $games at once, $think ms to think" ./target/release/load moves \
+            --a "http://127.0.0.1:$A" --b "http://127.0.0.1:$B" --games "$games" \
+            --think-ms "$think" --new-game
+        done
       done ;;
     fanout)
       # shellcheck disable=SC2086

@@ -1,7 +1,8 @@
 //! `load moves`: many concurrent games, X on one node and O on the other, each player
-//! moving as soon as it is its turn, or after thinking for `--think-ms` on average (and
-//! asking for a rematch when a game ends). The latency is from sending a move to the
-//! opponent, on the other node, receiving the state.
+//! moving as soon as it is its turn, or after thinking for `--think-ms` on average. When a
+//! game ends both players ask for a rematch, or with `--new-game` (the way a matchmaking
+//! service is used) X creates a new game and O joins it. The latency is from sending a
+//! move to the opponent, on the other node, receiving the state.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -37,6 +38,9 @@ pub struct Args {
     /// turn and moving; 0 moves at once.
     #[arg(long, default_value_t = 0)]
     think_ms: u64,
+    /// When a game ends, X creates a new game and O joins it (instead of a rematch).
+    #[arg(long)]
+    new_game: bool,
 }
 
 #[derive(Default)]
@@ -47,10 +51,16 @@ struct Shared {
     /// Games in which at least one move reached the opponent.
     played: Mutex<HashSet<String>>,
     moves: AtomicU64,
+    /// Games that ended (counted by their X player).
+    finished: AtomicU64,
     errors: AtomicU64,
     stop: AtomicBool,
     think: Duration,
+    new_game: bool,
 }
+
+/// How X tells O, its opponent in the same pair, the ID of the game to join next.
+type Invitations = tokio::sync::mpsc::UnboundedSender<String>;
 
 async fn recv_json(ws: &mut client::Socket) -> anyhow::Result<Value> {
     loop {
@@ -117,15 +127,27 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .await;
     let shared = Arc::new(Shared {
         think: Duration::from_millis(args.think_ms),
+        new_game: args.new_game,
         ..Shared::default()
     });
     let mut tasks = Vec::new();
     // The pairs come back in the order they were set up, not in the order of `i`: each
     // socket goes with the name it was opened for.
     for pair in pairs {
-        for (ws, name) in pair? {
-            tasks.push(tokio::spawn(play(ws, name, shared.clone())));
-        }
+        let [(x, x_name), (o, o_name)] = pair?;
+        let (invite, invited) = tokio::sync::mpsc::unbounded_channel();
+        tasks.push(tokio::spawn(play(
+            x,
+            x_name,
+            Role::X(invite),
+            shared.clone(),
+        )));
+        tasks.push(tokio::spawn(play(
+            o,
+            o_name,
+            Role::O(invited),
+            shared.clone(),
+        )));
     }
     eprintln!(
         "moves: {} games set up in {:.1} s; playing for {} s",
@@ -143,19 +165,22 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         t.abort();
     }
     let moves = shared.moves.load(Ordering::Relaxed);
+    let finished = shared.finished.load(Ordering::Relaxed);
     let mut latencies = shared.latencies.lock().unwrap().clone();
+    let secs = elapsed.as_secs_f64();
     println!(
-        "moves: {} concurrent games ({} of them played), X and O on different nodes, {} ms to think: {moves} moves in {:.1} s = {:.0} moves/s, errors {}",
+        "moves: {} concurrent games ({} played), X and O on different nodes, {} ms to think, {}: {moves} moves in {secs:.1} s = {:.0} moves/s, {finished} games ended = {:.0} games/s, errors {}",
         args.games,
         shared.played.lock().unwrap().len(),
         args.think_ms,
-        elapsed.as_secs_f64(),
-        moves as f64 / elapsed.as_secs_f64(),
+        if args.new_game { "a new game after each" } else { "rematches" },
+        moves as f64 / secs,
+        finished as f64 / secs,
         shared.errors.load(Ordering::Relaxed)
     );
     println!(
         "moves: move → state at the opponent: {}",
-        stats::summary(&mut latencies)
+        stats::distribution(&mut latencies)
     );
     Ok(())
 }
@@ -164,14 +189,41 @@ fn my_mark<'a>(game: &'a Value, me: &str) -> Option<&'a str> {
     ["X", "O"].into_iter().find(|m| game["players"][*m] == me)
 }
 
+/// Which side of its pair a player is: X starts the next game and invites O to it.
+enum Role {
+    X(Invitations),
+    O(tokio::sync::mpsc::UnboundedReceiver<String>),
+}
+
+async fn send(ws: &mut client::Socket, frame: Value) -> anyhow::Result<()> {
+    ws.send(Message::Text(frame.to_string().into())).await?;
+    Ok(())
+}
+
 async fn act(
     ws: &mut client::Socket,
     game: &Value,
     me: &str,
+    role: &Role,
     shared: &Shared,
 ) -> anyhow::Result<()> {
     let id = game["id"].as_str().unwrap_or_default();
-    match game["status"].as_str() {
+    let status = game["status"].as_str();
+    if shared.new_game && matches!(status, Some("won") | Some("draw")) {
+        // Only the first state that shows the end counts: a game over is not changed again.
+        if let Role::X(_) = role {
+            shared.finished.fetch_add(1, Ordering::Relaxed);
+            send(ws, json!({"type": "game.create"})).await?;
+        }
+        return Ok(());
+    }
+    if let (Role::X(invite), Some("waiting")) = (role, status) {
+        if my_mark(game, me) == Some("X") {
+            let _ = invite.send(id.to_string());
+        }
+        return Ok(());
+    }
+    match status {
         Some("playing")
             if game["next"].as_str().is_some() && game["next"].as_str() == my_mark(game, me) =>
         {
@@ -202,6 +254,9 @@ async fn act(
         // Both players ask once, on the state that ended the game: a later one that shows
         // a request is the answer to one of them.
         Some("won") | Some("draw") if game["rematch"].is_null() => {
+            if let Role::X(_) = role {
+                shared.finished.fetch_add(1, Ordering::Relaxed);
+            }
             ws.send(Message::Text(
                 json!({"type": "game.rematch", "game": id})
                     .to_string()
@@ -214,9 +269,23 @@ async fn act(
     Ok(())
 }
 
-async fn play(mut ws: client::Socket, me: String, shared: Arc<Shared>) -> anyhow::Result<()> {
+async fn play(
+    mut ws: client::Socket,
+    me: String,
+    mut role: Role,
+    shared: Arc<Shared>,
+) -> anyhow::Result<()> {
     loop {
-        let frame = recv_json(&mut ws).await?;
+        let frame = match &mut role {
+            Role::O(invited) => tokio::select! {
+                frame = recv_json(&mut ws) => frame?,
+                Some(game) = invited.recv() => {
+                    send(&mut ws, json!({"type": "game.join", "game": game})).await?;
+                    continue;
+                }
+            },
+            Role::X(_) => recv_json(&mut ws).await?,
+        };
         match frame["type"].as_str() {
             Some("game.state") => {
                 let game = &frame["game"];
@@ -235,7 +304,7 @@ async fn play(mut ws: client::Socket, me: String, shared: Arc<Shared>) -> anyhow
                     }
                 }
                 if !shared.stop.load(Ordering::Relaxed) {
-                    act(&mut ws, game, &me, &shared).await?;
+                    act(&mut ws, game, &me, &role, &shared).await?;
                 }
             }
             Some("error") => {

@@ -2,20 +2,46 @@
 
 use std::time::Duration;
 
+/// The sample at quantile `q` of sorted, non-empty `samples`.
+fn at(samples: &[Duration], q: f64) -> Duration {
+    samples[((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
 /// p50, p99 and max of `samples`, formatted in milliseconds.
 pub fn summary(samples: &mut [Duration]) -> String {
     if samples.is_empty() {
         return "no samples".to_string();
     }
     samples.sort_unstable();
-    let at =
-        |q: f64| samples[((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1];
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let at = |q| at(samples, q);
     format!(
         "p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         ms(at(0.50)),
         ms(at(0.99)),
         ms(samples[samples.len() - 1])
+    )
+}
+
+/// The whole distribution of `samples`: p50, p90, p99, p99.9, max, and how many times the
+/// median the p99 is (the fairness of the tail).
+pub fn distribution(samples: &mut [Duration]) -> String {
+    if samples.is_empty() {
+        return "no samples".to_string();
+    }
+    samples.sort_unstable();
+    let at = |q| at(samples, q);
+    format!(
+        "p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms; p99/p50 {:.1}",
+        ms(at(0.50)),
+        ms(at(0.90)),
+        ms(at(0.99)),
+        ms(at(0.999)),
+        ms(samples[samples.len() - 1]),
+        at(0.99).as_secs_f64() / at(0.50).as_secs_f64().max(1e-9)
     )
 }
 
@@ -31,5 +57,9 @@ mod tests {
             "p50 50.00 ms, p99 99.00 ms, max 100.00 ms"
         );
         assert_eq!(summary(&mut []), "no samples");
+        assert_eq!(
+            distribution(&mut samples),
+            "p50 50.00 ms, p90 90.00 ms, p99 99.00 ms, p99.9 100.00 ms, max 100.00 ms; p99/p50 2.0"
+        );
     }
 }
