@@ -2,12 +2,14 @@
 //! channel only while it holds a socket following it, and hands each event to those
 //! sockets through the [`Hub`](crate::hub::Hub).
 //!
-//! Subscription changes go through one task, in order, so a subscribe and an unsubscribe
-//! for the same channel can never overtake each other. After a reconnect (or if this node
+//! Subscription changes go through one task, in batches confirmed by one round trip each,
+//! so a subscribe and an unsubscribe for the same channel can never overtake each other. After a reconnect (or if this node
 //! fell behind reading), it re-subscribes and then fetches from each game's document and
 //! each room's stream what changed meanwhile; the sockets' cursors drop what they have
 //! already seen. With `sharded`, SSUBSCRIBE/SPUBLISH are used (Redis Cluster), and the
 //! rest of the node does not change.
+
+use std::collections::HashSet;
 
 use common::{
     game::store::{Game, Origin},
@@ -51,54 +53,108 @@ impl Bus {
         }
     }
 
-    /// Returns once Redis has processed the subscription, so that a publish made after
-    /// this returns reaches this node.
-    async fn subscribe(&self, channel: &str) -> Result<(), Error> {
+    /// Subscribes `subscribe` and unsubscribes `unsubscribe`, in one go: returns once Redis
+    /// has processed them, so that a publish made after this returns reaches this node.
+    /// Returns the channels whose change failed.
+    async fn apply(&self, subscribe: &[String], unsubscribe: &[String]) -> Vec<(String, Error)> {
         if self.sharded {
             // fred hands SSUBSCRIBE's confirmation to the caller (to follow MOVED
-            // redirections), so this returns once the shard has subscribed the node.
-            self.client.ssubscribe(channel).await?;
-        } else {
-            // fred returns from SUBSCRIBE without waiting for the confirmation; a round
-            // trip on the same connection after it does: once the PING is answered, Redis
-            // has processed the SUBSCRIBE sent before it.
-            self.client.subscribe(channel).await?;
-            let _: Value = self.client.ping(None).await?;
+            // redirections), so each returns once its shard has subscribed the node. The
+            // channels live on different shards: one command each, all at once.
+            let subs = subscribe
+                .iter()
+                .map(|c| async move { (c, self.client.ssubscribe(c.as_str()).await) });
+            let unsubs = unsubscribe
+                .iter()
+                .map(|c| async move { (c, self.client.sunsubscribe(c.as_str()).await) });
+            let (subs, unsubs) = futures_util::future::join(
+                futures_util::future::join_all(subs),
+                futures_util::future::join_all(unsubs),
+            )
+            .await;
+            return subs
+                .into_iter()
+                .chain(unsubs)
+                .filter_map(|(c, r)| r.err().map(|e| (c.clone(), e)))
+                .collect();
         }
-        Ok(())
-    }
-
-    async fn unsubscribe(&self, channel: &str) -> Result<(), Error> {
-        if self.sharded {
-            self.client.sunsubscribe(channel).await
-        } else {
-            self.client.unsubscribe(channel).await
+        // fred returns from SUBSCRIBE without waiting for the confirmation; a round trip on
+        // the same connection after it does: once the PING is answered, Redis has
+        // processed every SUBSCRIBE sent before it. One command names all the channels.
+        let failed = |channels: &[String], e: Error| {
+            channels
+                .iter()
+                .map(|c| (c.clone(), e.clone()))
+                .collect::<Vec<_>>()
+        };
+        let mut failures = Vec::new();
+        if !unsubscribe.is_empty() {
+            if let Err(e) = self.client.unsubscribe(unsubscribe.to_vec()).await {
+                failures.extend(failed(unsubscribe, e));
+            }
         }
+        if !subscribe.is_empty() {
+            let confirmed = async {
+                self.client.subscribe(subscribe.to_vec()).await?;
+                self.client.ping::<Value>(None).await
+            };
+            if let Err(e) = confirmed.await {
+                failures.extend(failed(subscribe, e));
+            }
+        }
+        failures
     }
 }
 
-/// Applies subscription changes one at a time.
+/// Most subscription changes applied in one batch.
+const BATCH: usize = 1024;
+
+/// Applies subscription changes in batches: every change waiting when the previous batch
+/// is done goes out at once and one round trip confirms them all, so a burst of new games
+/// costs one round trip, not one each, and no request waits behind a queue of them. A
+/// channel's change is decided by whether a local socket follows it when its batch goes
+/// out, so a subscribe and an unsubscribe of one channel can never overtake each other.
 pub async fn run_subscriptions(
     state: AppState,
     mut rx: mpsc::UnboundedReceiver<(String, oneshot::Sender<()>)>,
 ) {
-    let mut subscribed = std::collections::HashSet::new();
-    while let Some((channel, done)) = rx.recv().await {
-        let wanted = state.hub.has_followers(&channel);
-        tracing::debug!(%channel, wanted, "subscription sync");
-        let result = match (wanted, subscribed.contains(&channel)) {
-            (true, false) => state.bus.subscribe(&channel).await.map(|_| {
-                subscribed.insert(channel.clone());
-            }),
-            (false, true) => state.bus.unsubscribe(&channel).await.map(|_| {
-                subscribed.remove(&channel);
-            }),
-            _ => Ok(()),
-        };
-        if let Err(e) = result {
+    let mut subscribed = HashSet::new();
+    let mut batch = Vec::with_capacity(BATCH);
+    while rx.recv_many(&mut batch, BATCH).await > 0 {
+        let mut seen = HashSet::new();
+        let (mut subscribe, mut unsubscribe) = (Vec::new(), Vec::new());
+        for (channel, _) in &batch {
+            if !seen.insert(channel.as_str()) {
+                continue;
+            }
+            match (
+                state.hub.has_followers(channel),
+                subscribed.contains(channel),
+            ) {
+                (true, false) => subscribe.push(channel.clone()),
+                (false, true) => unsubscribe.push(channel.clone()),
+                _ => {}
+            }
+        }
+        tracing::debug!(
+            subscribe = subscribe.len(),
+            unsubscribe = unsubscribe.len(),
+            "subscription sync"
+        );
+        let failed = state.bus.apply(&subscribe, &unsubscribe).await;
+        for (channel, e) in &failed {
             tracing::warn!(%channel, error = %e, "changing a subscription failed; the resync after reconnecting repairs it");
         }
-        let _ = done.send(());
+        let failed: HashSet<&String> = failed.iter().map(|(c, _)| c).collect();
+        for channel in subscribe.iter().filter(|c| !failed.contains(c)) {
+            subscribed.insert(channel.clone());
+        }
+        for channel in unsubscribe.iter().filter(|c| !failed.contains(c)) {
+            subscribed.remove(channel);
+        }
+        for (_, done) in batch.drain(..) {
+            let _ = done.send(());
+        }
     }
 }
 
@@ -223,10 +279,11 @@ fn deliver_room(state: &AppState, channel: &str, room: &str, event: RoomEvent) {
 /// not listening: each game's current state, each room's messages after the oldest
 /// position its sockets have seen.
 pub async fn resync(state: AppState) {
-    for channel in state.hub.channels() {
-        if let Err(e) = state.bus.subscribe(&channel).await {
-            tracing::warn!(%channel, error = %e, "re-subscribing failed");
-        }
+    let channels = state.hub.channels();
+    for (channel, e) in state.bus.apply(&channels, &[]).await {
+        tracing::warn!(%channel, error = %e, "re-subscribing failed");
+    }
+    for channel in channels {
         if let Some(id) = channel
             .strip_prefix("game:{")
             .and_then(|c| c.strip_suffix("}:events"))
