@@ -1,9 +1,29 @@
 //! Rate limits shared by every node: frames per token (`RATE_PER_5S`, `RATE_PER_MIN`) and
-//! `POST /token` per client IP (`TOKEN_RATE_PER_MIN`). Each check is one script run in
-//! Redis that counts and compares atomically, so a client that spreads its traffic over
-//! several nodes meets the same limit.
+//! `POST /token` per client IP (`TOKEN_RATE_PER_MIN`), counted in Redis so that a client
+//! that spreads its traffic over several nodes meets the same limit.
+//!
+//! Frames are not counted in Redis one by one. A node reserves a part of a token's
+//! allowance in every window at once (`rate_lease.lua`: the grant is what each window
+//! still has room for, counted in all of them atomically) and spends it locally until it
+//! is used up or the first window starts over. The first reservation in a window is one
+//! frame, and each next one doubles, up to a quarter of the smaller limit, so a token that
+//! sends a few frames costs Redis a script per frame as before, and a busy one a script
+//! per many frames. What this costs in exactness, and no more:
+//! - no window ever counts more than its limit, cluster-wide, whichever nodes the frames
+//!   reach;
+//! - a reservation not used up is counted all the same: a token may be refused up to one
+//!   reservation less one (at most a quarter of the smaller limit) early for each node
+//!   holding its sockets, and the frames reserved in the shorter window count in the
+//!   longer one even when that window's reservation ends unused.
+//!
+//! A refusal is remembered until its window starts over, so a client that keeps sending
+//! while refused costs Redis nothing.
 
-use std::time::Duration;
+use std::{
+    collections::HashMap,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
 
 use common::{keys, session::StoreError};
 use fred::{prelude::*, types::scripts::Script};
@@ -15,13 +35,45 @@ struct Window {
     length: Duration,
 }
 
+/// What this node holds of one token's allowance.
+#[derive(Clone, Copy)]
+struct Lease {
+    /// Frames reserved and not used yet.
+    left: u64,
+    /// Refused until `until`: a window had no room left.
+    refused: bool,
+    /// When the reservation (or the refusal) ends: the first of the windows starts over.
+    until: Instant,
+    /// How many frames the next reservation asks for.
+    next: u64,
+}
+
 /// The limits of one node's configuration.
 pub struct Limits {
     client: Client,
     script: Script,
+    lease: Script,
     per_5s: u64,
     per_min: u64,
     tokens_per_min: u64,
+    /// The most one reservation asks for.
+    max_lease: u64,
+    leases: Mutex<Leases>,
+}
+
+#[derive(Default)]
+struct Leases {
+    by_token: HashMap<String, Lease>,
+    /// Ended leases are dropped when the map grows past this.
+    prune_at: usize,
+}
+
+/// What a frame's check decided without Redis.
+enum Local {
+    Allowed,
+    Refused(u64),
+    /// Reserve this many frames in Redis.
+    Reserve(u64),
 }
 
 impl Limits {
@@ -29,16 +81,78 @@ impl Limits {
         Limits {
             client,
             script: Script::from_lua(include_str!("scripts/rate_limit.lua")),
+            lease: Script::from_lua(include_str!("scripts/rate_lease.lua")),
             per_5s,
             per_min,
             tokens_per_min,
+            max_lease: (per_5s.min(per_min) / 4).max(1),
+            leases: Mutex::new(Leases {
+                by_token: HashMap::new(),
+                prune_at: 1024,
+            }),
         }
+    }
+
+    fn leases(&self) -> std::sync::MutexGuard<'_, Leases> {
+        // The map holds nothing that a panic elsewhere could leave half-changed.
+        self.leases.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Counts one frame of `token`. `Some(ms)` means it is over the limit: drop the frame;
     /// the client may send again in `ms`.
     pub async fn frame(&self, token: &str) -> Result<Option<u64>, StoreError> {
-        self.check(&[
+        let now = Instant::now();
+        let want = match self.spend(token, now) {
+            Local::Allowed => return Ok(None),
+            Local::Refused(ms) => return Ok(Some(ms)),
+            Local::Reserve(want) => want,
+        };
+        let windows = self.windows(token);
+        let keys: Vec<String> = windows.iter().map(|w| w.key.clone()).collect();
+        let mut args = vec![want.to_string()];
+        args.extend(window_args(&windows));
+        let (granted, ms): (u64, u64) = self
+            .lease
+            .evalsha_with_reload(&self.client, keys, args)
+            .await?;
+        let until = now + Duration::from_millis(ms);
+        let lease = Lease {
+            left: granted.saturating_sub(1),
+            refused: granted == 0,
+            until,
+            next: (want * 2).min(self.max_lease),
+        };
+        let mut leases = self.leases();
+        if leases.by_token.len() >= leases.prune_at {
+            leases.by_token.retain(|_, l| l.until > now);
+            leases.prune_at = (leases.by_token.len() * 2).max(1024);
+        }
+        leases.by_token.insert(token.to_string(), lease);
+        Ok((granted == 0).then_some(ms.max(1)))
+    }
+
+    /// Spends a frame of the lease this node holds for `token`, if it holds one.
+    fn spend(&self, token: &str, now: Instant) -> Local {
+        let mut leases = self.leases();
+        let Some(lease) = leases.by_token.get_mut(token) else {
+            return Local::Reserve(1);
+        };
+        if lease.until <= now {
+            // A new window: start small again, so a token that sends a little reserves
+            // a little.
+            Local::Reserve(1)
+        } else if lease.refused {
+            Local::Refused((lease.until - now).as_millis().max(1) as u64)
+        } else if lease.left > 0 {
+            lease.left -= 1;
+            Local::Allowed
+        } else {
+            Local::Reserve(lease.next)
+        }
+    }
+
+    fn windows(&self, token: &str) -> [Window; 2] {
+        [
             Window {
                 key: keys::rate_of_token(token, "5s"),
                 limit: self.per_5s,
@@ -49,30 +163,29 @@ impl Limits {
                 limit: self.per_min,
                 length: Duration::from_secs(60),
             },
-        ])
-        .await
+        ]
     }
 
-    /// Counts one `POST /token` from `ip`, as [`Limits::frame`] does.
+    /// Counts one `POST /token` from `ip`: `Some(ms)` means it is over the limit.
     pub async fn new_token(&self, ip: &str) -> Result<Option<u64>, StoreError> {
-        self.check(&[Window {
+        let windows = [Window {
             key: keys::rate_of_ip(ip),
             limit: self.tokens_per_min,
             length: Duration::from_secs(60),
-        }])
-        .await
-    }
-
-    async fn check(&self, windows: &[Window]) -> Result<Option<u64>, StoreError> {
+        }];
         let keys: Vec<String> = windows.iter().map(|w| w.key.clone()).collect();
-        let args: Vec<String> = windows
-            .iter()
-            .flat_map(|w| [w.limit.to_string(), w.length.as_millis().to_string()])
-            .collect();
         let wait: u64 = self
             .script
-            .evalsha_with_reload(&self.client, keys, args)
+            .evalsha_with_reload(&self.client, keys, window_args(&windows))
             .await?;
         Ok((wait > 0).then_some(wait))
     }
+}
+
+/// Each window's limit and length (ms), in the order of the windows.
+fn window_args(windows: &[Window]) -> Vec<String> {
+    windows
+        .iter()
+        .flat_map(|w| [w.limit.to_string(), w.length.as_millis().to_string()])
+        .collect()
 }

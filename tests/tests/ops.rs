@@ -25,6 +25,50 @@ async fn cheap_request(ws: &mut Ws, reference: &str) -> Value {
     }
 }
 
+/// Sends `count` cheap requests on `ws` one after another; returns how many were acked.
+async fn acked(ws: &mut Ws, prefix: &str, count: usize) -> usize {
+    let mut acked = 0;
+    for i in 0..count {
+        let answer = cheap_request(ws, &format!("{prefix}{i}")).await;
+        match answer["type"].as_str() {
+            Some("ack") => acked += 1,
+            _ => assert_eq!(answer["code"], "rate_limited", "{answer}"),
+        }
+    }
+    acked
+}
+
+#[tokio::test]
+async fn a_busy_token_never_gets_more_than_its_limit_over_two_nodes() {
+    // Nodes reserve a busy token's allowance in growing parts (up to a quarter of the
+    // limit, here 10) and spend them locally: the window never counts more than the limit,
+    // and what a node reserved and did not use is refused early, less than a part per node.
+    let redis = Redis::start().await;
+    let url = redis.url();
+    let limits = [("RATE_PER_5S", "40"), ("RATE_PER_MIN", "1000")];
+    let (a, b) = tokio::join!(Server::start(&url, &limits), Server::start(&url, &limits));
+    let doc = new_session(&a.base, "busy").await;
+    let (mut on_a, _) = Ws::hello(&a.ws_url("/ws", &token(&doc))).await;
+    let (mut on_b, _) = Ws::hello(&b.ws_url("/ws", &token(&doc))).await;
+    let mut total = 0;
+    for round in 0..3 {
+        total += acked(&mut on_a, &format!("a{round}-"), 10).await;
+        total += acked(&mut on_b, &format!("b{round}-"), 10).await;
+    }
+    assert!((40 - 2 * 9..=40).contains(&total), "{total} acked of 60");
+    let counted: Option<String> = fred::prelude::KeysInterface::get(
+        &redis.client().await,
+        format!("rate:{{{}}}:5s", token(&doc)),
+    )
+    .await
+    .unwrap();
+    let counted: usize = counted.expect("the window is counted").parse().unwrap();
+    assert!(
+        counted <= 40 && counted >= total,
+        "{counted} counted, {total} acked"
+    );
+}
+
 #[tokio::test]
 async fn a_token_is_rate_limited_across_nodes_and_the_dropped_frame_does_nothing() {
     let redis = Redis::start().await;
