@@ -47,13 +47,23 @@ local function empty_board()
   return {null, null, null, null, null, null, null, null, null}
 end
 
--- Stores and publishes a changed game; returns its JSON.
+local function keep()
+  redis.call('EXPIRE', KEYS[1], TTL)
+  redis.call('EXPIRE', KEYS[2], TTL)
+end
+
+-- Stores and publishes a changed game; returns its JSON. The keys' lifetime starts over
+-- whenever the status changes (a move that does not end the game keeps it: a game in play
+-- ends within ABANDON_SECS of its players' going).
+local loaded_status = nil
+
 local function commit(g)
   g.version = g.version + 1
   local json = cjson.encode(g)
   redis.call('JSON.SET', KEYS[1], '$', json)
-  redis.call('EXPIRE', KEYS[1], TTL)
-  redis.call('EXPIRE', KEYS[2], TTL)
+  if g.status ~= loaded_status then
+    keep()
+  end
   if origin == '' then origin = 'null' end
   redis.call(publish, channel, '{"origin":' .. origin .. ',"game":' .. json .. '}')
   return json
@@ -118,8 +128,7 @@ if op == 'create' then
     g.version = 1
     local json = cjson.encode(g)
     redis.call('JSON.SET', KEYS[1], '$', json)
-    redis.call('EXPIRE', KEYS[1], TTL)
-    redis.call('EXPIRE', KEYS[2], TTL)
+    keep()
     return {'view', json, 'X'}
   end
   return {'state', commit(g)}
@@ -129,6 +138,7 @@ local g = load()
 if not g then
   return err('not_found', 'no such game')
 end
+loaded_status = g.status
 
 if op == 'join' then
   -- ARGV[6] token, ARGV[7] name, ARGV[8] '1' when the caller wants a seat, not to watch
