@@ -108,17 +108,11 @@ async fn reserve_seat(peer: &Peer<'_>, id: &str) -> Result<(), Refusal> {
         .map_err(unavailable)
 }
 
+/// After the seat is taken: the node's heartbeat keeps it alive from now on. Its first
+/// sign of life and deadline need no write here: the game's script noted the sign of life
+/// when it seated the token, and [`reserve_seat`] set the deadline just before.
 async fn seated(peer: &Peer<'_>, id: &str) {
     peer.state.hub.seat(peer.id, id);
-    let abandon_ms = peer.state.config.abandon_secs * 1000;
-    if let Err(e) = peer
-        .state
-        .games
-        .heartbeat(id, &peer.token, abandon_ms)
-        .await
-    {
-        tracing::warn!(game = id, error = %e, "seat heartbeat failed");
-    }
     if let Err(e) = peer.state.games.count_player(&peer.name).await {
         tracing::warn!(error = %e, "counting a player failed");
     }

@@ -10,6 +10,7 @@
 use std::time::Duration;
 
 use common::game::store::Answer;
+use futures_util::StreamExt;
 
 use crate::{rooms, state::AppState};
 
@@ -17,9 +18,26 @@ const SWEEP_EVERY: Duration = Duration::from_millis(500);
 const ROOM_REFRESH_EVERY: Duration = Duration::from_secs(10);
 const SWEEP_BATCH: i64 = 100;
 
-/// How often a seat's sign of life is refreshed: a few times within `ABANDON_SECS`.
+/// How often a seat's sign of life is refreshed: three times within `ABANDON_SECS`.
 fn heartbeat_every(abandon_secs: u64) -> Duration {
-    Duration::from_millis((abandon_secs * 1000 / 3).clamp(200, 5_000))
+    Duration::from_millis((abandon_secs * 1000 / 3).clamp(200, 10_000))
+}
+
+/// Refreshes in flight at once: a node's many seats and rooms are refreshed a few at a
+/// time, so requests on the same Redis connection never wait behind all of them.
+const REFRESHES_IN_FLIGHT: usize = 32;
+
+/// Runs `refreshes`, [`REFRESHES_IN_FLIGHT`] at a time, and logs each failure as `what`.
+async fn refresh_all<F>(refreshes: impl Iterator<Item = F>, what: &str)
+where
+    F: std::future::Future<Output = Result<(), common::session::StoreError>>,
+{
+    let mut running = futures_util::stream::iter(refreshes).buffer_unordered(REFRESHES_IN_FLIGHT);
+    while let Some(result) = running.next().await {
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "{what} failed");
+        }
+    }
 }
 
 /// Refreshes this node's seats and room presence until the node stops.
@@ -31,24 +49,22 @@ pub async fn run_heartbeat(state: AppState) {
         tokio::select! {
             _ = state.shutdown.cancelled() => break,
             _ = seats.tick() => {
-                let held = state.hub.seats();
-                let beats = held.iter().map(|(game, token)| state.games.heartbeat(game, token, abandon_ms));
-                for result in futures_util::future::join_all(beats).await {
-                    if let Err(e) = result {
-                        tracing::warn!(error = %e, "seat heartbeat failed");
-                    }
-                }
+                let games = &state.games;
+                let beats = state.hub.seats().into_iter().map(|(game, token)| async move {
+                    games.heartbeat(&game, &token, abandon_ms).await
+                });
+                refresh_all(beats, "seat heartbeat").await;
             }
             _ = rooms_tick.tick() => {
+                let (store, node) = (&state.rooms, state.node_id.as_str());
                 let names = state.hub.room_names(|c| rooms::room_of_channel(c).is_some());
-                let refreshes = names.iter().filter_map(|(channel, name)| {
-                    rooms::room_of_channel(channel).map(|room| state.rooms.refresh(room, &state.node_id, name))
-                });
-                for result in futures_util::future::join_all(refreshes).await {
-                    if let Err(e) = result {
-                        tracing::warn!(error = %e, "presence refresh failed");
+                let refreshes = names.into_iter().map(|(channel, name)| async move {
+                    match rooms::room_of_channel(&channel) {
+                        Some(room) => store.refresh(room, node, &name).await,
+                        None => Ok(()),
                     }
-                }
+                });
+                refresh_all(refreshes, "presence refresh").await;
             }
         }
     }

@@ -108,6 +108,18 @@ const RESULT_PREFIX: &str = "result:";
 /// The token that holds the bot's seat.
 pub const BOT_TOKEN: &str = "@bot";
 
+/// Names this program has counted among today's players: each is added to the day's
+/// HyperLogLog once, not at every game.
+#[derive(Default)]
+struct CountedToday {
+    day: String,
+    names: std::collections::HashSet<String>,
+}
+
+/// Most names remembered as counted today; past it, every game counts its players again
+/// (the HyperLogLog does not mind).
+const COUNTED_NAMES: usize = 100_000;
+
 /// Game storage on one Redis client.
 #[derive(Clone)]
 pub struct Games {
@@ -116,6 +128,7 @@ pub struct Games {
     record: Script,
     quick: Script,
     publish: &'static str,
+    counted: std::sync::Arc<std::sync::Mutex<CountedToday>>,
 }
 
 /// Member of the seat index and the match queue: `GAME \x1f TOKEN`.
@@ -136,6 +149,7 @@ impl Games {
             record: Script::from_lua(include_str!("record_result.lua")),
             quick: Script::from_lua(include_str!("quick_match.lua")),
             publish: if sharded { "SPUBLISH" } else { "PUBLISH" },
+            counted: Default::default(),
         }
     }
 
@@ -554,12 +568,28 @@ impl Games {
         Ok(standings)
     }
 
-    /// Counts `name` among today's players.
+    /// Counts `name` among today's players (once a day for each name this program has
+    /// counted).
     pub async fn count_player(&self, name: &str) -> Result<(), StoreError> {
+        let today = clock::today();
+        {
+            let counted = self.counted.lock().unwrap_or_else(|e| e.into_inner());
+            if counted.day == today && counted.names.contains(name) {
+                return Ok(());
+            }
+        }
         let _: i64 = self
             .client
-            .pfadd(keys::players_of_day(&clock::today()), vec![name])
+            .pfadd(keys::players_of_day(&today), vec![name])
             .await?;
+        let mut counted = self.counted.lock().unwrap_or_else(|e| e.into_inner());
+        if counted.day != today {
+            counted.day = today;
+            counted.names.clear();
+        }
+        if counted.names.len() < COUNTED_NAMES {
+            counted.names.insert(name.to_string());
+        }
         Ok(())
     }
 
