@@ -12,7 +12,11 @@
 #   on average), NEW_GAMES (default "20 50 500": one newgames run per number of concurrent
 #   games, each pair starting a new game when one ends, moving at once; NEW_GAME_THINK_MS
 #   adds runs with that thinking time, default none),
-#   FANOUT (default "--rooms 20 --members 50 --rate 2")
+#   FANOUT (default "--rooms 20 --members 50 --rate 2"),
+#   SETTLE_SECS (default 35): after each moves and newgames run, how long to go on
+#   measuring Redis while the seats of the games whose sockets closed are swept (the nodes'
+#   ABANDON_SECS is 30), so that this work is counted with the run that caused it and not
+#   in the next one; 0 skips it
 # Redis runs without persistence (no AOF, no RDB) and with the ACL users of
 # deploy/redis/users.acl.in, with random passwords for this run: the nodes and the worker
 # log in as service, redis-cli as admin. Everything lives in a temporary folder.
@@ -29,6 +33,7 @@ NEW_GAME_THINK_MS="${NEW_GAME_THINK_MS:-}"
 FANOUT="${FANOUT:---rooms 20 --members 50 --rate 2}"
 BOT_RATES="${BOT_RATES:-100 1000}"
 BOT_SECS="${BOT_SECS:-10}"
+SETTLE_SECS="${SETTLE_SECS:-35}"
 IDLE_SOCKETS="${IDLE_SOCKETS:-19900}"
 REDIS_PORT=6390
 A=3100
@@ -200,6 +205,13 @@ measure() {
   echo "$name: redis commands (masters): $(commands_between "$DIR/commands0" "$DIR/commands1")"
 }
 
+# After a game scenario: measures the SETTLE_SECS in which its closed sockets' seats are swept.
+settle() {
+  if [ "$SETTLE_SECS" -gt 0 ]; then
+    measure "$1, then $SETTLE_SECS s while its seats are swept" sleep "$SETTLE_SECS"
+  fi
+}
+
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; open files per process: $(ulimit -n)"
 echo "redis: $redis_desc; ACL users, no persistence"
 for scenario in $SCENARIOS; do
@@ -217,6 +229,7 @@ for scenario in $SCENARIOS; do
         measure "moves, $think ms to think" ./target/release/load moves \
           --a "http://127.0.0.1:$A" --b "http://127.0.0.1:$B" --games "$GAMES" \
           --think-ms "$think"
+        settle "moves, $think ms to think"
       done ;;
     newgames)
       for games in $NEW_GAMES; do
@@ -224,6 +237,7 @@ for scenario in $SCENARIOS; do
           measure "new games, $games at once, $think ms to think" ./target/release/load moves \
             --a "http://127.0.0.1:$A" --b "http://127.0.0.1:$B" --games "$games" \
             --think-ms "$think" --new-game
+          settle "new games, $games at once, $think ms to think"
         done
       done ;;
     fanout)
