@@ -150,7 +150,10 @@ pub async fn connect(url: &str, role: Role) -> Result<Client, ConnectError> {
     Ok(client)
 }
 
-/// A subscriber client for `url` that re-subscribes by itself after a reconnect.
+/// A subscriber client for `url`. It does not re-subscribe by itself after a reconnect:
+/// its user does, on each notice of `reconnect_rx` (fred's own re-subscription would race
+/// with the user's, and it sends an empty `PSUBSCRIBE` that Redis refuses, whose error
+/// then answers another command).
 pub async fn connect_subscriber(url: &str) -> Result<SubscriberClient, ConnectError> {
     let client = builder(url, Role::Subscriber)?
         .build_subscriber_client()
@@ -173,7 +176,6 @@ pub async fn connect_subscriber(url: &str) -> Result<SubscriberClient, ConnectEr
             })
         }
     }
-    let _resubscriber = client.manage_subscriptions();
     Ok(client)
 }
 

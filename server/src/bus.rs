@@ -3,23 +3,24 @@
 //! sockets through the [`Hub`](crate::hub::Hub).
 //!
 //! Subscription changes go through one task, in batches confirmed by one round trip each,
-//! so a subscribe and an unsubscribe for the same channel can never overtake each other. After a reconnect (or if this node
-//! fell behind reading), it re-subscribes and then fetches from each game's document and
-//! each room's stream what changed meanwhile; the sockets' cursors drop what they have
-//! already seen. With `sharded`, SSUBSCRIBE/SPUBLISH are used (Redis Cluster), and the
+//! so a subscribe and an unsubscribe for the same channel can never overtake each other.
+//! After a reconnect (or if this node fell behind reading), it re-subscribes and then
+//! fetches from each game's document and each room's stream what changed meanwhile
+//! ([`feeds`] keeps room messages in order through that); the sockets' cursors drop what
+//! they have already seen. With `sharded`, SSUBSCRIBE/SPUBLISH are used (Redis Cluster), and the
 //! rest of the node does not change.
 
 use std::collections::HashSet;
 
 use common::{
     game::store::{Game, Origin},
-    protocol::{RoomMessage, ServerMsg},
+    protocol::ServerMsg,
 };
 use fred::{clients::SubscriberClient, prelude::*};
 use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{hub::stream_position, rooms, state::AppState};
+use crate::{feeds, rooms, state::AppState};
 
 /// The node's pub/sub connection and the queue of subscription changes.
 pub struct Bus {
@@ -151,6 +152,7 @@ pub async fn run_subscriptions(
         }
         for channel in unsubscribe.iter().filter(|c| !failed.contains(c)) {
             subscribed.remove(channel);
+            state.feeds.forget(channel);
         }
         for (_, done) in batch.drain(..) {
             let _ = done.send(());
@@ -162,14 +164,6 @@ pub async fn run_subscriptions(
 struct GameEvent {
     origin: Option<Origin>,
     game: Game,
-}
-
-#[derive(Deserialize)]
-struct RoomEvent {
-    origin: Option<Origin>,
-    message: Option<RoomMessage>,
-    joined: Option<String>,
-    left: Option<String>,
 }
 
 /// Reads pub/sub messages and reconnect notices until the node stops.
@@ -211,8 +205,8 @@ pub fn dispatch(state: &AppState, channel: &str, payload: &str) {
             Err(e) => tracing::warn!(%channel, error = %e, "bad game event"),
         }
     } else if let Some(room) = rooms::room_of_channel(channel) {
-        match serde_json::from_str::<RoomEvent>(payload) {
-            Ok(event) => deliver_room(state, channel, room, event),
+        match serde_json::from_str::<feeds::RoomEvent>(payload) {
+            Ok(event) => feeds::on_event(state, channel, room, event),
             Err(e) => tracing::warn!(%channel, error = %e, "bad room event"),
         }
     }
@@ -241,43 +235,9 @@ fn deliver_game(state: &AppState, channel: &str, game: Game, origin: Option<&Ori
     );
 }
 
-fn deliver_room(state: &AppState, channel: &str, room: &str, event: RoomEvent) {
-    if let Some(message) = event.message {
-        let Some(position) = stream_position(&message.id) else {
-            return;
-        };
-        let reference = event.origin.as_ref().and_then(|o| o.reference.clone());
-        let plain = ServerMsg::RoomMessage {
-            reference: None,
-            message: message.clone(),
-        };
-        state.hub.publish(
-            channel,
-            position,
-            &state.node_id,
-            event.origin.as_ref(),
-            &plain,
-            || ServerMsg::RoomMessage {
-                reference: reference.clone(),
-                message: message.clone(),
-            },
-        );
-    }
-    for (name, joined) in [(event.joined, true), (event.left, false)] {
-        if let Some(name) = name {
-            let frame = ServerMsg::RoomPresence {
-                room: room.to_string(),
-                joined: joined.then(|| name.clone()),
-                left: (!joined).then(|| name.clone()),
-            };
-            state.hub.presence(channel, &name, &frame);
-        }
-    }
-}
-
 /// Re-subscribes every followed channel and delivers what changed while this node was
-/// not listening: each game's current state, each room's messages after the oldest
-/// position its sockets have seen.
+/// not listening: each game's current state, each room's messages after the last one
+/// delivered ([`feeds::catch_up`]).
 pub async fn resync(state: AppState) {
     let channels = state.hub.channels();
     for (channel, e) in state.bus.apply(&channels, &[]).await {
@@ -294,21 +254,7 @@ pub async fn resync(state: AppState) {
                 Err(e) => tracing::warn!(game = id, error = %e, "resync of a game failed"),
             }
         } else if let Some(room) = rooms::room_of_channel(&channel) {
-            let since = state.hub.low_position(&channel);
-            match rooms::messages_after(&state, room, since).await {
-                Ok(messages) => {
-                    for message in messages {
-                        let event = RoomEvent {
-                            origin: None,
-                            message: Some(message),
-                            joined: None,
-                            left: None,
-                        };
-                        deliver_room(&state, &channel, room, event);
-                    }
-                }
-                Err(e) => tracing::warn!(room, error = %e, "resync of a room failed"),
-            }
+            feeds::catch_up(&state, &channel, room).await;
         }
     }
 }

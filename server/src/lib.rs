@@ -15,6 +15,7 @@
 //! - [`rooms`]: chat rooms between people, with history, recovery and presence.
 //! - [`hub`]: this node's sockets, and the games and rooms each follows.
 //! - [`bus`]: pub/sub between nodes for games and rooms, with resync after reconnects.
+//! - [`feeds`]: room messages in order with nothing skipped, gaps filled from the stream.
 //! - [`delivery`]: bot replies from `response_channel` to this node's sockets.
 //! - [`sweeper`]: heartbeats and the sweep that ends games of players gone too long and
 //!   removes presence of dead nodes.
@@ -23,6 +24,7 @@ pub mod bot_chat;
 pub mod bus;
 pub mod config;
 pub mod delivery;
+pub mod feeds;
 pub mod games;
 pub mod http;
 pub mod hub;
@@ -92,6 +94,7 @@ impl Node {
                 games: Games::new(redis.clone(), sharded),
                 rooms: rooms::Rooms::new(redis.clone(), sharded),
                 bus,
+                feeds: feeds::Feeds::default(),
                 limits: limits::Limits::new(
                     redis.clone(),
                     config.rate_per_5s,

@@ -278,12 +278,13 @@ fn index_member(room: &str, node: &str, name: &str) -> String {
     format!("{room}\x1f{node}\x1f{name}")
 }
 
-/// Messages of `room` after `since` (all kept ones when `None`), for a resync.
+/// Messages of `room` after `since` (all kept ones when `None`), each with the request
+/// that said it where the log kept it, for a node that missed them.
 pub async fn messages_after(
     state: &AppState,
     room: &str,
     since: Option<Position>,
-) -> Result<Vec<RoomMessage>, StoreError> {
+) -> Result<Vec<(RoomMessage, Option<Origin>)>, StoreError> {
     let start = match since {
         Some(p) => format!("({}-{}", p >> 64, p & u128::from(u64::MAX)),
         None => "-".to_string(),
@@ -294,7 +295,12 @@ pub async fn messages_after(
         .await?;
     Ok(entries
         .into_iter()
-        .map(|(id, f)| message_of(room, id, f))
+        .map(|(id, mut fields)| {
+            let origin = fields
+                .remove("origin")
+                .and_then(|o| serde_json::from_str(&o).ok());
+            (message_of(room, id, fields), origin)
+        })
         .collect())
 }
 

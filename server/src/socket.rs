@@ -31,8 +31,11 @@ use crate::{
     state::AppState,
 };
 
-/// Frames queued for one client before it counts as too slow and is closed.
-const OUTBOX_CAPACITY: usize = 64;
+/// Frames queued for one client before it counts as too slow and is closed. Room for a
+/// burst: the messages a node fetches for a room after a lost subscription (a failover)
+/// are queued at once. The queue's slots are allocated as they are used, so an idle
+/// socket does not pay for them.
+const OUTBOX_CAPACITY: usize = 256;
 const PING_EVERY: Duration = Duration::from_secs(25);
 const IDLE_LIMIT: Duration = Duration::from_secs(60);
 /// How long a close frame may take to go out (behind what the client has not read yet)

@@ -9,7 +9,8 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::{
-    bus::Bus, config::Config, hub::Hub, kpi::Kpi, limits::Limits, rooms::Rooms, stats::Stats,
+    bus::Bus, config::Config, feeds::Feeds, hub::Hub, kpi::Kpi, limits::Limits, rooms::Rooms,
+    stats::Stats,
 };
 
 /// Shared state of one node; cheap to clone.
@@ -28,6 +29,8 @@ pub struct Inner {
     pub rooms: Rooms,
     /// Pub/sub for games and rooms.
     pub bus: Bus,
+    /// What this node has delivered of each room channel, for filling gaps.
+    pub feeds: Feeds,
     /// Rate limits per token and per client IP.
     pub limits: Limits,
     /// WebSocket session counts per app, node, day and hour.

@@ -229,6 +229,15 @@ impl RedisCluster {
         )
     }
 
+    /// The admin user's plain URL of every live node, for commands to each one.
+    pub fn admin_node_urls(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .filter(|n| n.child.is_some())
+            .map(|n| format!("redis://admin:{}@127.0.0.1:{}", self.admin_password, n.port))
+            .collect()
+    }
+
     /// The port of the master that owns `key`'s slot.
     pub async fn master_of(&self, key: &str) -> u16 {
         eventually(

@@ -220,6 +220,38 @@ impl Redis {
         self.spawn().await;
     }
 
+    /// Closes every pub/sub connection on the Redis (every node of a cluster), as a network
+    /// blip or a failover would: the programs' subscribers reconnect by themselves.
+    /// Returns how many it closed.
+    pub async fn kill_pubsub_connections(&self) -> u64 {
+        let urls = match &self.cluster {
+            Some(cluster) => cluster.admin_node_urls(),
+            None => vec![self.admin_url()],
+        };
+        let mut killed = 0;
+        for url in urls {
+            let out = Command::new("redis-cli")
+                .args([
+                    "-u",
+                    &url,
+                    "--no-auth-warning",
+                    "client",
+                    "kill",
+                    "type",
+                    "pubsub",
+                ])
+                .output()
+                .await
+                .expect("redis-cli runs");
+            let said = String::from_utf8_lossy(&out.stdout);
+            killed += said
+                .trim()
+                .parse::<u64>()
+                .unwrap_or_else(|_| panic!("CLIENT KILL answered {said:?}: {out:?}"));
+        }
+        killed
+    }
+
     /// A plain client, for checking what the programs stored.
     pub async fn client(&self) -> Client {
         let client = Builder::from_config(Config::from_url(&self.admin_url()).expect("url"))

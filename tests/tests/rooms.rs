@@ -234,3 +234,81 @@ async fn burst(ws: &mut Ws, who: &str, count: usize) {
             .await;
     }
 }
+
+/// Sends `count` room messages `WHO0`, `WHO1`, … to `room`, each with its text as `ref`,
+/// `every` apart.
+async fn paced(ws: &mut Ws, room: &str, who: &str, count: usize, every: Duration) {
+    for i in 0..count {
+        let text = format!("{who}{i}");
+        ws.send(json!({"type": "room.say", "room": room, "text": text, "ref": text}))
+            .await;
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// Reads `count` room messages; checks they come once each, in stream order, and that
+/// `who`'s own carry their refs. Returns their texts.
+async fn every_message_once(ws: &mut Ws, count: usize, who: &str) -> Vec<String> {
+    let mut last: Option<(u64, u64)> = None;
+    let mut texts = Vec::new();
+    while texts.len() < count {
+        let frame = ws.recv_type("room.message").await;
+        let (ms, seq) = frame["id"].as_str().unwrap().split_once('-').unwrap();
+        let position = (ms.parse::<u64>().unwrap(), seq.parse::<u64>().unwrap());
+        assert!(
+            last < Some(position),
+            "{frame} after {last:?}: out of order or twice"
+        );
+        last = Some(position);
+        let text = frame["text"].as_str().unwrap().to_string();
+        if text.starts_with(who) {
+            assert_eq!(
+                frame["ref"],
+                text.as_str(),
+                "the sender's copy carries its ref"
+            );
+        }
+        texts.push(text);
+    }
+    ws.assert_silent(Duration::from_millis(300)).await;
+    texts
+}
+
+#[tokio::test]
+async fn live_members_get_every_message_once_through_a_lost_subscription() {
+    // Every node's pub/sub connection is closed while two members speak: messages said
+    // before the nodes have subscribed again, and around it, still reach every member on
+    // both nodes, once each and in order, the senders' with their refs.
+    let redis = Redis::start().await;
+    let url = redis.url();
+    let limits = [("RATE_PER_5S", "100000"), ("RATE_PER_MIN", "100000")];
+    let (a, b) = tokio::join!(Server::start(&url, &limits), Server::start(&url, &limits));
+    let (mut ann, _) = member(&a, "ann").await;
+    let (mut ben, _) = member(&b, "ben").await;
+    let (mut cat, _) = member(&a, "cat").await;
+    let (mut dan, _) = member(&b, "dan").await;
+    for ws in [&mut ann, &mut ben, &mut cat, &mut dan] {
+        join(ws, "blip", None).await;
+    }
+    const EACH: usize = 150;
+    let every = Duration::from_millis(4);
+    tokio::join!(
+        paced(&mut ann, "blip", "a", EACH, every),
+        paced(&mut ben, "blip", "b", EACH, every),
+        async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let killed = redis.kill_pubsub_connections().await;
+            assert!(killed >= 2, "both nodes' subscribers closed: {killed}");
+        }
+    );
+    let ann_saw = every_message_once(&mut ann, 2 * EACH, "a").await;
+    let ben_saw = every_message_once(&mut ben, 2 * EACH, "b").await;
+    assert_eq!(ann_saw, ben_saw, "both nodes deliver the same messages");
+    assert_eq!(every_message_once(&mut cat, 2 * EACH, "-").await, ann_saw);
+    assert_eq!(every_message_once(&mut dan, 2 * EACH, "-").await, ann_saw);
+    for who in ["a", "b"] {
+        let mine: Vec<&String> = ann_saw.iter().filter(|t| t.starts_with(who)).collect();
+        let said: Vec<String> = (0..EACH).map(|i| format!("{who}{i}")).collect();
+        assert_eq!(mine, said.iter().collect::<Vec<_>>(), "{who}'s messages");
+    }
+}

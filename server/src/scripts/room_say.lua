@@ -2,9 +2,23 @@
 -- KEYS[1] the room's stream. ARGV[1] PUBLISH or SPUBLISH, ARGV[2] channel, ARGV[3] origin
 -- (JSON or ''), ARGV[4] room, ARGV[5] sender's name, ARGV[6] text, ARGV[7] timestamp,
 -- ARGV[8] cap of the stream. Returns the message's stream ID.
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[8], '*', 'from', ARGV[5], 'text', ARGV[6], 'ts', ARGV[7])
+--
+-- The entry keeps its origin (who asked, with the request's ref), so a message fetched
+-- from the stream reaches its sender with its ref as the published one does. The event
+-- names the message before it (`prev`), so a node that missed some (its subscription was
+-- lost for a moment) sees the gap at the next one and fetches what it missed.
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
+local id
+if ARGV[3] == '' then
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[8], '*', 'from', ARGV[5], 'text', ARGV[6], 'ts', ARGV[7])
+else
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[8], '*', 'from', ARGV[5], 'text', ARGV[6], 'ts', ARGV[7],
+    'origin', ARGV[3])
+end
 local origin = ARGV[3]
 if origin == '' then origin = 'null' end
+local prev = 'null'
+if last then prev = '"' .. last[1] .. '"' end
 local message = cjson.encode({room = ARGV[4], id = id, from = ARGV[5], text = ARGV[6], timestamp = ARGV[7]})
-redis.call(ARGV[1], ARGV[2], '{"origin":' .. origin .. ',"message":' .. message .. '}')
+redis.call(ARGV[1], ARGV[2], '{"origin":' .. origin .. ',"prev":' .. prev .. ',"message":' .. message .. '}')
 return id
