@@ -6,7 +6,10 @@ use std::collections::HashMap;
 
 use fred::{
     prelude::*,
-    types::streams::{XCap, XReadResponse},
+    types::{
+        streams::{XCap, XReadResponse},
+        ClientUnblockFlag,
+    },
 };
 
 use crate::{
@@ -97,6 +100,35 @@ pub async fn read_group(
             Err(e)
         }
         Err(_) => Ok(Vec::new()),
+    }
+}
+
+/// Reads like [`read_group`] until `stopping` resolves. Then it ends the blocking read on
+/// the Redis side at once (`CLIENT UNBLOCK`, from another connection), so that Redis hands
+/// this consumer nothing more, and returns what Redis had already handed over (for the
+/// caller to finish before it exits): a read only dropped here would stay blocked in
+/// Redis, and a message arriving meanwhile would be given to a consumer that is gone.
+pub async fn read_group_until(
+    reader: &Client,
+    commands: &Client,
+    stream: &str,
+    consumer: &str,
+    count: u64,
+    block_ms: u64,
+    stopping: impl std::future::Future<Output = ()>,
+) -> Result<Entries, Error> {
+    let read = read_group(reader, commands, stream, consumer, count, block_ms);
+    tokio::pin!(read);
+    tokio::select! {
+        biased;
+        read = &mut read => read,
+        () = stopping => {
+            if let Err(e) = reader.unblock_self(Some(ClientUnblockFlag::Timeout)).await {
+                // Not blocked yet: the read ends by itself within `block_ms`.
+                tracing::debug!(error = %e, "ending a blocking read");
+            }
+            read.await
+        }
     }
 }
 

@@ -49,11 +49,20 @@ impl Proc {
             .and_then(|c| c.try_wait().ok().flatten())
     }
 
+    /// SIGTERM, without waiting for the exit.
+    pub async fn signal_term(&mut self) {
+        if let Some(pid) = self.child.as_ref().and_then(|c| c.id()) {
+            let _ = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()
+                .await;
+        }
+    }
+
     /// SIGTERM, then waits up to 15 s for the exit.
     pub async fn terminate(&mut self) -> Option<ExitStatus> {
+        self.signal_term().await;
         let mut child = self.child.take()?;
-        let pid = child.id()?.to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status().await;
         tokio::time::timeout(Duration::from_secs(15), child.wait())
             .await
             .ok()?

@@ -220,36 +220,39 @@ impl Redis {
         self.spawn().await;
     }
 
-    /// Closes every pub/sub connection on the Redis (every node of a cluster), as a network
-    /// blip or a failover would: the programs' subscribers reconnect by themselves.
-    /// Returns how many it closed.
-    pub async fn kill_pubsub_connections(&self) -> u64 {
+    /// Runs one command as admin on the Redis (on every node of a cluster); returns each
+    /// node's answer as `redis-cli` prints it.
+    pub async fn on_every_node(&self, command: &[&str]) -> Vec<String> {
         let urls = match &self.cluster {
             Some(cluster) => cluster.admin_node_urls(),
             None => vec![self.admin_url()],
         };
-        let mut killed = 0;
+        let mut answers = Vec::new();
         for url in urls {
             let out = Command::new("redis-cli")
-                .args([
-                    "-u",
-                    &url,
-                    "--no-auth-warning",
-                    "client",
-                    "kill",
-                    "type",
-                    "pubsub",
-                ])
+                .args(["-u", &url, "--no-auth-warning"])
+                .args(command)
                 .output()
                 .await
                 .expect("redis-cli runs");
-            let said = String::from_utf8_lossy(&out.stdout);
-            killed += said
-                .trim()
-                .parse::<u64>()
-                .unwrap_or_else(|_| panic!("CLIENT KILL answered {said:?}: {out:?}"));
+            assert!(out.status.success(), "{command:?} failed: {out:?}");
+            answers.push(String::from_utf8_lossy(&out.stdout).trim().to_string());
         }
-        killed
+        answers
+    }
+
+    /// Closes every pub/sub connection on the Redis (every node of a cluster), as a network
+    /// blip or a failover would: the programs' subscribers reconnect by themselves.
+    /// Returns how many it closed.
+    pub async fn kill_pubsub_connections(&self) -> u64 {
+        self.on_every_node(&["client", "kill", "type", "pubsub"])
+            .await
+            .iter()
+            .map(|n| {
+                n.parse::<u64>()
+                    .unwrap_or_else(|_| panic!("CLIENT KILL answered {n:?}"))
+            })
+            .sum()
     }
 
     /// A plain client, for checking what the programs stored.

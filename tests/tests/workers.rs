@@ -148,6 +148,128 @@ async fn messages_left_pending_by_a_dead_worker_are_taken_over() {
     ws.assert_silent(Duration::from_millis(500)).await;
 }
 
+/// The next `bot.reply` within `limit`, or a panic saying `what` did not happen.
+async fn reply_within(ws: &mut Ws, limit: Duration, what: &str) -> Value {
+    tokio::time::timeout(limit, ws.recv_type("bot.reply"))
+        .await
+        .unwrap_or_else(|_| panic!("{what}: no reply within {limit:?}"))
+}
+
+#[tokio::test]
+async fn a_stopping_worker_takes_nothing_new_and_the_next_one_answers_at_once() {
+    // A worker told to stop ends its blocking read in Redis at once: a message sent right
+    // after is not handed to it (where it would wait CLAIM_IDLE_MS, 15 s, for a takeover)
+    // but to the next worker as soon as that one reads.
+    let mut c = Cluster::start().await;
+    let doc = new_session(&c.a.base, "timely").await;
+    let (mut ws, _) = Ws::hello(&c.a.ws_url("/ws", &token(&doc))).await;
+    let first = say(&mut ws, "hello").await;
+    assert_eq!(
+        ws.recv_type("bot.reply").await["in_reply_to"],
+        first.as_str()
+    );
+    // Back in its blocking read.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    c.worker.proc.signal_term().await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let sent = say(&mut ws, "still there?").await;
+    let _next = Worker::start(&c.redis.url(), &[]).await;
+    let reply = reply_within(&mut ws, Duration::from_secs(2), "the next worker answering").await;
+    assert_eq!(reply["in_reply_to"], sent.as_str());
+    ws.assert_silent(Duration::from_millis(500)).await;
+    let stopped = c.worker.proc.terminate().await.expect("the worker stops");
+    assert!(stopped.success(), "{stopped:?}");
+    let (_, history) = refresh(&c.a.base, &token(&doc)).await;
+    assert_eq!(
+        history["messages"].as_array().unwrap().len(),
+        4,
+        "{history}"
+    );
+}
+
+#[tokio::test]
+async fn a_reply_whose_write_fails_is_retried_as_soon_as_redis_takes_it() {
+    // The worker's reply cannot be written for a while (here the service user may read
+    // response_channel but not write it; in production, a failover): the worker retries
+    // where it failed, so the reply comes within about a second of Redis taking writes
+    // again, once, not after CLAIM_IDLE_MS (15 s) by way of a takeover.
+    let c = Cluster::start().await;
+    let doc = new_session(&c.a.base, "persistent").await;
+    let (mut ws, _) = Ws::hello(&c.b.ws_url("/ws", &token(&doc))).await;
+    let first = say(&mut ws, "hello").await;
+    assert_eq!(
+        ws.recv_type("bot.reply").await["in_reply_to"],
+        first.as_str()
+    );
+
+    let user = c.redis.on_every_node(&["acl", "getuser", "service"]).await;
+    let lines: Vec<&str> = user[0].lines().collect();
+    let keys = lines[lines.iter().position(|l| *l == "keys").expect("keys") + 1];
+    assert!(keys.contains("~response_channel"), "{keys}");
+    let read_only = keys.replace("~response_channel", "%R~response_channel");
+    let mut command = vec!["acl", "setuser", "service", "resetkeys"];
+    command.extend(read_only.split(' '));
+    c.redis.on_every_node(&command).await;
+
+    let sent = say(&mut ws, "are you there?").await;
+    ws.assert_silent(Duration::from_millis(1500)).await;
+    c.redis
+        .on_every_node(&["acl", "setuser", "service", "~response_channel"])
+        .await;
+    let reply = reply_within(&mut ws, Duration::from_secs(2), "the retried reply").await;
+    assert_eq!(reply["in_reply_to"], sent.as_str());
+    ws.assert_silent(Duration::from_millis(500)).await;
+    let (_, history) = refresh(&c.a.base, &token(&doc)).await;
+    assert_eq!(
+        history["messages"].as_array().unwrap().len(),
+        4,
+        "{history}"
+    );
+}
+
+#[tokio::test]
+async fn a_message_waiting_for_an_earlier_one_delays_only_its_own_session() {
+    let mut c = Cluster::start().await;
+    assert!(c
+        .worker
+        .proc
+        .terminate()
+        .await
+        .expect("worker stops")
+        .success());
+    let stuck_doc = new_session(&c.a.base, "stuck").await;
+    let free_doc = new_session(&c.a.base, "free").await;
+    let (mut stuck, _) = Ws::hello(&c.a.ws_url("/ws", &token(&stuck_doc))).await;
+    let (mut free, _) = Ws::hello(&c.b.ws_url("/ws", &token(&free_doc))).await;
+    // The first message of `stuck` is taken by a worker that dies before answering: it
+    // stays pending for CLAIM_IDLE_MS (15 s), and the session's next reply waits for it.
+    say(&mut stuck, "first").await;
+    let client = c.redis.client().await;
+    let _: Value = client
+        .xreadgroup(
+            "workers",
+            "dead-worker",
+            Some(10),
+            None,
+            false,
+            "message_channel",
+            ">",
+        )
+        .await
+        .unwrap();
+    let _live = Worker::start(&c.redis.url(), &[]).await;
+    let second = say(&mut stuck, "second").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let asked = tokio::time::Instant::now();
+    let other = say(&mut free, "hello").await;
+    let reply = reply_within(&mut free, Duration::from_secs(1), "another session").await;
+    assert_eq!(reply["in_reply_to"], other.as_str());
+    assert!(asked.elapsed() < Duration::from_secs(1));
+    // The waiting one is answered all the same once its wait for the first is over.
+    let late = reply_within(&mut stuck, Duration::from_secs(5), "the waiting session").await;
+    assert_eq!(late["in_reply_to"], second.as_str());
+}
+
 #[derive(Clone, Default)]
 struct FakeLlm {
     requests: Arc<Mutex<Vec<Value>>>,

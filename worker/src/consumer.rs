@@ -1,12 +1,20 @@
 //! The worker's loop over `message_channel`: read through the consumer group `workers`,
 //! answer, store the reply in the history, add it to `response_channel`, then XACK.
 //!
-//! An entry is acknowledged only after its reply is written, so a worker that dies
-//! leaves its entries pending; live workers take them over with XAUTOCLAIM once they have
-//! been idle for `CLAIM_IDLE_MS`. A redelivered entry that was already answered is
-//! recognised in the history and its existing reply is published again, never a second one.
+//! An entry is acknowledged only after its reply is written. A write that fails (Redis
+//! restarting, a failover) is retried by this worker with a short backoff for as long as
+//! [`retry::RETRY_FOR`]; a worker that dies leaves its entries pending, and live workers take them
+//! over with XAUTOCLAIM once they have been idle for `CLAIM_IDLE_MS`. A redelivered entry
+//! that was already answered is recognised in the history and its existing reply is
+//! published again, never a second one.
+//!
+//! Each session's messages are answered one after another (their replies keep their
+//! order), in a queue of their own: a message that waits (for an earlier one answered by
+//! another worker, or for a retry) delays only its session, while the loop goes on reading
+//! and the other sessions are answered. On shutdown the worker ends its blocking read in
+//! Redis at once, answers what it was already handed, and exits.
 
-use std::time::Duration;
+use std::{collections::HashMap, future::Future, pin::Pin, time::Duration};
 
 use common::{
     clock,
@@ -17,9 +25,11 @@ use common::{
     streams::{self, Entries, HumanEntry},
 };
 use fred::prelude::*;
+use futures_util::{stream::FuturesUnordered, StreamExt};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::{bot, llm::Llm, llm::CONTEXT_MESSAGES};
+use crate::{bot, llm::Llm, llm::CONTEXT_MESSAGES, retry};
 
 const BATCH: u64 = 32;
 const BLOCK_MS: u64 = 2_000;
@@ -27,6 +37,8 @@ const CLAIM_EVERY: Duration = Duration::from_secs(2);
 /// How long a reply waits for earlier messages of its session to be answered (by another
 /// worker) before it is stored anyway.
 const ORDER_WAIT: Duration = Duration::from_secs(3);
+/// Sessions being answered at once; past it the worker reads nothing new until one is done.
+const SESSIONS_AT_ONCE: usize = 256;
 
 /// One worker process's consumer.
 pub struct Consumer {
@@ -40,40 +52,68 @@ pub struct Consumer {
     pub llm: Option<Llm>,
 }
 
+type Pending<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The sessions being answered: a queue per token, each worked through by one future.
+struct Answering<'a> {
+    queues: HashMap<String, mpsc::UnboundedSender<HumanEntry>>,
+    running: FuturesUnordered<Pending<'a, ()>>,
+}
+
 impl Consumer {
-    /// Runs until `shutdown` is cancelled; the entry in hand is finished first.
+    /// Runs until `shutdown` is cancelled; what was already read is answered first.
     pub async fn run(&self, shutdown: CancellationToken) {
+        let mut answering = Answering {
+            queues: HashMap::new(),
+            running: FuturesUnordered::new(),
+        };
         let mut last_claim = tokio::time::Instant::now();
-        while !shutdown.is_cancelled() {
-            if last_claim.elapsed() >= CLAIM_EVERY {
-                last_claim = tokio::time::Instant::now();
-                match self.claim().await {
-                    Ok(entries) => self.handle_all(entries, &shutdown).await,
-                    Err(e) => tracing::warn!(error = %e, "XAUTOCLAIM failed"),
+        // The read in flight is kept across turns of the loop: dropping it would leave its
+        // XREADGROUP blocked in Redis, which would hand a message to nobody.
+        let mut reading: Option<Pending<'_, Result<Entries, Error>>> = None;
+        loop {
+            if shutdown.is_cancelled() && reading.is_none() {
+                break;
+            }
+            if reading.is_none() {
+                if last_claim.elapsed() >= CLAIM_EVERY {
+                    last_claim = tokio::time::Instant::now();
+                    match self.claim().await {
+                        Ok(entries) => self.queue(&mut answering, entries, &shutdown),
+                        Err(e) => tracing::warn!(error = %e, "XAUTOCLAIM failed"),
+                    }
+                }
+                if answering.running.len() < SESSIONS_AT_ONCE {
+                    reading = Some(Box::pin(self.read_new(&shutdown)));
                 }
             }
-            let read = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                read = self.read_new() => read,
-            };
-            match read {
-                Ok(entries) => self.handle_all(entries, &shutdown).await,
-                Err(e) => {
-                    tracing::warn!(error = %e, "reading message_channel failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(250)).await;
+            tokio::select! {
+                Some(()) = answering.running.next(), if !answering.running.is_empty() => {}
+                read = async { reading.as_mut().expect("a read in flight").await }, if reading.is_some() => {
+                    reading = None;
+                    match read {
+                        Ok(entries) => self.queue(&mut answering, entries, &shutdown),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "reading message_channel failed; retrying");
+                            tokio::time::sleep(Duration::from_millis(250)).await;
+                        }
+                    }
                 }
+                _ = shutdown.cancelled(), if reading.is_none() && answering.running.is_empty() => {}
             }
         }
+        while answering.running.next().await.is_some() {}
     }
 
-    async fn read_new(&self) -> Result<Entries, Error> {
-        streams::read_group(
+    async fn read_new(&self, shutdown: &CancellationToken) -> Result<Entries, Error> {
+        streams::read_group_until(
             &self.reader,
             &self.redis,
             keys::MESSAGE_CHANNEL,
             &self.name,
             BATCH,
             BLOCK_MS,
+            shutdown.cancelled(),
         )
         .await
     }
@@ -100,30 +140,38 @@ impl Consumer {
         Ok(entries)
     }
 
-    /// Answers a batch: the messages of one token one after another (their replies keep
-    /// their order), different tokens concurrently (their commands share the pipelined
-    /// connection).
-    async fn handle_all(&self, entries: Entries, shutdown: &CancellationToken) {
-        let mut by_token: Vec<(String, Vec<HumanEntry>)> = Vec::new();
+    /// Puts each entry in its session's queue, starting the queue's answering where none
+    /// runs.
+    fn queue<'a>(
+        &'a self,
+        answering: &mut Answering<'a>,
+        entries: Entries,
+        shutdown: &'a CancellationToken,
+    ) {
         for (stream_id, fields) in entries {
             let entry = HumanEntry::from_fields(stream_id, fields);
-            match by_token.iter_mut().find(|(token, _)| *token == entry.token) {
-                Some((_, queue)) => queue.push(entry),
-                None => by_token.push((entry.token.clone(), vec![entry])),
-            }
+            let entry = match answering.queues.get(&entry.token) {
+                Some(queue) => match queue.send(entry) {
+                    Ok(()) => continue,
+                    // That session's answering has finished: start it again.
+                    Err(mpsc::error::SendError(entry)) => entry,
+                },
+                None => entry,
+            };
+            let (queue, mut next) = mpsc::unbounded_channel();
+            let token = entry.token.clone();
+            let _ = queue.send(entry);
+            answering.queues.insert(token, queue);
+            answering.running.push(Box::pin(async move {
+                while let Ok(entry) = next.try_recv() {
+                    let what = format!("answering {}", entry.message.id);
+                    retry::with_backoff(shutdown, &what, || self.handle(&entry)).await;
+                }
+            }));
         }
-        let sessions = by_token.into_iter().map(|(_, queue)| async move {
-            for entry in queue {
-                if shutdown.is_cancelled() {
-                    // Left pending: another worker (or this one's successor) will claim it.
-                    return;
-                }
-                if let Err(e) = self.handle(&entry).await {
-                    tracing::warn!(error = %e, id = %entry.message.id, "answering failed; it stays pending and will be retried");
-                }
-            }
-        });
-        futures_util::future::join_all(sessions).await;
+        if answering.queues.len() > 2 * SESSIONS_AT_ONCE {
+            answering.queues.retain(|_, queue| !queue.is_closed());
+        }
     }
 
     /// Answers one message; acks it only once the reply is stored and published.

@@ -5,12 +5,14 @@
 //! - [`llm`]: answers through an OpenAI-compatible API when `LLM_URL` is set.
 //! - [`consumer`]: the consumer-group loop that reads, answers, stores, publishes and acks.
 //! - [`player`]: the bot's moves in games against it.
+//! - [`retry`]: a failed step retried where it failed, with a short backoff.
 
 pub mod bot;
 pub mod config;
 pub mod consumer;
 pub mod llm;
 pub mod player;
+pub mod retry;
 
 use std::time::Duration;
 

@@ -16,6 +16,8 @@ use common::{
 use fred::prelude::*;
 use tokio_util::sync::CancellationToken;
 
+use crate::retry;
+
 const BATCH: u64 = 16;
 const BLOCK_MS: u64 = 2_000;
 
@@ -37,30 +39,31 @@ fn pick(moves: &[usize]) -> Option<usize> {
 }
 
 impl Player {
+    /// Plays turns until `shutdown` is cancelled; the turns already read are played
+    /// first (the blocking read is ended in Redis, so none is handed over meanwhile).
     pub async fn run(&self, shutdown: CancellationToken) {
         while !shutdown.is_cancelled() {
-            let read = streams::read_group(
+            let read = streams::read_group_until(
                 &self.reader,
                 &self.redis,
                 keys::BOT_TURNS,
                 &self.name,
                 BATCH,
                 BLOCK_MS,
+                shutdown.cancelled(),
             );
-            let entries: Entries = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                read = read => match read {
-                    Ok(entries) => entries,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "reading bot_turns failed; retrying");
-                        tokio::time::sleep(Duration::from_millis(250)).await;
-                        continue;
-                    }
-                },
+            let entries: Entries = match read.await {
+                Ok(entries) => entries,
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading bot_turns failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                    continue;
+                }
             };
             for (stream_id, fields) in entries {
-                if let Err(e) = self.take_turn(&fields).await {
-                    tracing::warn!(error = %e, "the bot could not move; the turn stays pending");
+                let played =
+                    retry::with_backoff(&shutdown, "the bot's move", || self.take_turn(&fields));
+                if !played.await {
                     continue;
                 }
                 let _: Result<i64, _> = self
