@@ -94,3 +94,197 @@ async fn a_game_and_both_chats_go_on_when_the_games_master_fails_over() {
     assert!(ids.contains(&acked_before.as_str()));
     assert!(ids.contains(&acked["id"].as_str().unwrap()));
 }
+
+/// A frame and when it arrived.
+struct Seen {
+    at: tokio::time::Instant,
+    frame: Value,
+}
+
+/// Sends `request(i)` (if any) every `every` until `stop` turns true, reading what comes
+/// in between; then reads until 2 s pass in silence. Returns every frame it read.
+async fn talk(
+    mut ws: Ws,
+    every: Duration,
+    stop: tokio::sync::watch::Receiver<bool>,
+    request: impl Fn(usize) -> Option<Value>,
+) -> Vec<Seen> {
+    let mut seen = Vec::new();
+    let mut i = 0;
+    while !*stop.borrow() {
+        if let Some(frame) = request(i) {
+            ws.send(frame).await;
+        }
+        i += 1;
+        let next = tokio::time::Instant::now() + every;
+        while let Ok(frame) = ws.next_text(next - tokio::time::Instant::now()).await {
+            seen.push(Seen {
+                at: tokio::time::Instant::now(),
+                frame,
+            });
+        }
+    }
+    while let Ok(frame) = ws.next_text(Duration::from_secs(2)).await {
+        seen.push(Seen {
+            at: tokio::time::Instant::now(),
+            frame,
+        });
+    }
+    seen
+}
+
+/// The room messages among `seen`, in the order they came, checked to come once each in
+/// stream order: their texts.
+fn room_texts(seen: &[Seen]) -> Vec<String> {
+    let mut last: Option<(u64, u64)> = None;
+    let mut texts = Vec::new();
+    for Seen { frame, .. } in seen.iter().filter(|s| s.frame["type"] == "room.message") {
+        let (ms, seq) = frame["id"].as_str().unwrap().split_once('-').unwrap();
+        let position = (ms.parse::<u64>().unwrap(), seq.parse::<u64>().unwrap());
+        assert!(
+            last < Some(position),
+            "{frame} after {last:?}: out of order or twice"
+        );
+        last = Some(position);
+        texts.push(frame["text"].as_str().unwrap().to_string());
+    }
+    texts
+}
+
+#[tokio::test]
+async fn through_a_failover_under_load_every_member_gets_every_message_once_and_the_bot_answers_without_a_stall(
+) {
+    let mut cluster = RedisCluster::start().await;
+    let url = cluster.url();
+    let busy = [("RATE_PER_5S", "100000"), ("RATE_PER_MIN", "100000")];
+    let (a, b, _worker) = tokio::join!(
+        Server::start(&url, &busy),
+        Server::start(&url, &busy),
+        Worker::start(&url, &[]),
+    );
+    // A room on the master of response_channel, so the failover takes both the room's
+    // messages and the bot's replies.
+    let replies_master = cluster.master_of("response_channel").await;
+    let mut room = None;
+    for n in 0..200 {
+        let candidate = format!("load{n}");
+        if cluster
+            .master_of(&format!("room:{{{candidate}}}:log"))
+            .await
+            == replies_master
+        {
+            room = Some(candidate);
+            break;
+        }
+    }
+    let room = room.expect("a room on that master");
+    let mut members = Vec::new();
+    for (node, name) in [(&a, "ann"), (&b, "ben"), (&a, "cat"), (&b, "dan")] {
+        let (mut ws, _) =
+            Ws::hello(&node.ws_url("/ws", &token(&new_session(&node.base, name).await))).await;
+        ws.send(json!({"type": "room.join", "room": room, "ref": "j"}))
+            .await;
+        assert_eq!(ws.answer("j").await["type"], "room.joined");
+        members.push(ws);
+    }
+    let (bot_ws, _) = Ws::hello(&b.ws_url("/ws", &token(&new_session(&b.base, "eve").await))).await;
+
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let every = Duration::from_millis(100);
+    let mut talks = Vec::new();
+    for (ws, who) in members.into_iter().zip(["a", "b", "", ""]) {
+        let room = room.clone();
+        let stopped = stopped.clone();
+        talks.push(tokio::spawn(talk(ws, every, stopped, move |i| {
+            (!who.is_empty()).then(|| {
+                let text = format!("{who}{i}");
+                json!({"type": "room.say", "room": room, "text": text, "ref": text})
+            })
+        })));
+    }
+    let bot_talk = tokio::spawn(talk(bot_ws, Duration::from_millis(200), stopped, |i| {
+        Some(json!({"type": "bot.say", "text": format!("q{i}"), "ref": format!("q{i}")}))
+    }));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    cluster.fail_over("response_channel").await;
+    let back = tokio::time::Instant::now();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    stop.send(true).unwrap();
+
+    let mut seen = Vec::new();
+    for t in talks {
+        seen.push(t.await.unwrap());
+    }
+    let accepted: Vec<String> = seen[..2]
+        .iter()
+        .zip(["a", "b"])
+        .flat_map(|(frames, who)| {
+            frames
+                .iter()
+                .filter(|s| {
+                    s.frame["type"] == "room.message"
+                        && s.frame["text"].as_str().unwrap().starts_with(who)
+                })
+                .map(|s| {
+                    assert_eq!(
+                        s.frame["ref"], s.frame["text"],
+                        "the sender's copy carries its ref"
+                    );
+                    s.frame["text"].as_str().unwrap().to_string()
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(accepted.len() >= 20, "messages flowed: {accepted:?}");
+    let first = room_texts(&seen[0]);
+    let mut sorted_first = first.clone();
+    sorted_first.sort();
+    let mut sorted_accepted = accepted.clone();
+    sorted_accepted.sort();
+    assert_eq!(
+        sorted_first, sorted_accepted,
+        "every accepted message, and no other"
+    );
+    for other in &seen[1..] {
+        assert_eq!(
+            room_texts(other),
+            first,
+            "every member got the same, in the same order"
+        );
+    }
+
+    // Every acknowledged bot message got one reply, none stalled past the failover.
+    let bot = bot_talk.await.unwrap();
+    let acks: Vec<(&str, tokio::time::Instant)> = bot
+        .iter()
+        .filter(|s| s.frame["type"] == "ack")
+        .map(|s| (s.frame["id"].as_str().unwrap(), s.at))
+        .collect();
+    assert!(acks.len() >= 10, "bot messages flowed");
+    let refused = |frames: &[Seen]| {
+        frames
+            .iter()
+            .filter(|s| s.frame["code"] == "unavailable")
+            .count()
+    };
+    eprintln!(
+        "{} room messages accepted, {} refused; {} bot messages acknowledged, {} refused",
+        accepted.len(),
+        refused(&seen[0]) + refused(&seen[1]),
+        acks.len(),
+        refused(&bot)
+    );
+    for (id, acked_at) in &acks {
+        let replies: Vec<&Seen> = bot
+            .iter()
+            .filter(|s| s.frame["type"] == "bot.reply" && s.frame["in_reply_to"] == *id)
+            .collect();
+        assert_eq!(replies.len(), 1, "one reply to {id}");
+        let due = (*acked_at).max(back) + Duration::from_secs(3);
+        assert!(
+            replies[0].at <= due,
+            "the reply to {id} came {:?} after the failover",
+            replies[0].at - back
+        );
+    }
+}
