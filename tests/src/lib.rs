@@ -93,6 +93,23 @@ pub async fn start_game(x: &mut Ws, o: &mut Ws) -> String {
 }
 
 /// The token of a session document.
+/// Checks that the room message `frame` comes after the one before it (`last`, its stream
+/// position), so messages are seen once each and in stream order; moves `last` on.
+pub fn assert_after(last: &mut Option<(u64, u64)>, frame: &serde_json::Value) {
+    let id = frame["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id in {frame}"));
+    let (ms, seq) = id
+        .split_once('-')
+        .unwrap_or_else(|| panic!("not a stream ID: {id}"));
+    let position = (ms.parse::<u64>().unwrap(), seq.parse::<u64>().unwrap());
+    assert!(
+        *last < Some(position),
+        "{frame} after {last:?}: out of order or twice"
+    );
+    *last = Some(position);
+}
+
 pub fn token(doc: &serde_json::Value) -> String {
     doc["token"].as_str().expect("a token").to_string()
 }

@@ -139,13 +139,7 @@ fn room_texts(seen: &[Seen]) -> Vec<String> {
     let mut last: Option<(u64, u64)> = None;
     let mut texts = Vec::new();
     for Seen { frame, .. } in seen.iter().filter(|s| s.frame["type"] == "room.message") {
-        let (ms, seq) = frame["id"].as_str().unwrap().split_once('-').unwrap();
-        let position = (ms.parse::<u64>().unwrap(), seq.parse::<u64>().unwrap());
-        assert!(
-            last < Some(position),
-            "{frame} after {last:?}: out of order or twice"
-        );
-        last = Some(position);
+        e2e::assert_after(&mut last, frame);
         texts.push(frame["text"].as_str().unwrap().to_string());
     }
     texts

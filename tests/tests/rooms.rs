@@ -23,6 +23,15 @@ async fn two_nodes() -> (Redis, Server, Server) {
     (redis, a, b)
 }
 
+/// Two nodes whose rate limits are lifted, for members who speak fast.
+async fn busy_nodes() -> (Redis, Server, Server) {
+    let redis = Redis::start().await;
+    let url = redis.url();
+    let limits = [("RATE_PER_5S", "100000"), ("RATE_PER_MIN", "100000")];
+    let (a, b) = tokio::join!(Server::start(&url, &limits), Server::start(&url, &limits));
+    (redis, a, b)
+}
+
 async fn join(ws: &mut Ws, room: &str, since: Option<&str>) -> Value {
     let mut request = json!({"type": "room.join", "room": room, "ref": "j"});
     if let Some(since) = since {
@@ -181,10 +190,7 @@ async fn joining_a_game_joins_its_room() {
 
 #[tokio::test]
 async fn members_speaking_at_once_on_two_nodes_all_get_every_message_in_order() {
-    let redis = Redis::start().await;
-    let url = redis.url();
-    let limits = [("RATE_PER_5S", "100000"), ("RATE_PER_MIN", "100000")];
-    let (a, b) = tokio::join!(Server::start(&url, &limits), Server::start(&url, &limits));
+    let (_redis, a, b) = busy_nodes().await;
     let (mut ann, _) = member(&a, "ann").await;
     let (mut ben, _) = member(&b, "ben").await;
     join(&mut ann, "busy", None).await;
@@ -253,13 +259,7 @@ async fn every_message_once(ws: &mut Ws, count: usize, who: &str) -> Vec<String>
     let mut texts = Vec::new();
     while texts.len() < count {
         let frame = ws.recv_type("room.message").await;
-        let (ms, seq) = frame["id"].as_str().unwrap().split_once('-').unwrap();
-        let position = (ms.parse::<u64>().unwrap(), seq.parse::<u64>().unwrap());
-        assert!(
-            last < Some(position),
-            "{frame} after {last:?}: out of order or twice"
-        );
-        last = Some(position);
+        e2e::assert_after(&mut last, &frame);
         let text = frame["text"].as_str().unwrap().to_string();
         if text.starts_with(who) {
             assert_eq!(
@@ -279,10 +279,7 @@ async fn live_members_get_every_message_once_through_a_lost_subscription() {
     // Every node's pub/sub connection is closed while two members speak: messages said
     // before the nodes have subscribed again, and around it, still reach every member on
     // both nodes, once each and in order, the senders' with their refs.
-    let redis = Redis::start().await;
-    let url = redis.url();
-    let limits = [("RATE_PER_5S", "100000"), ("RATE_PER_MIN", "100000")];
-    let (a, b) = tokio::join!(Server::start(&url, &limits), Server::start(&url, &limits));
+    let (redis, a, b) = busy_nodes().await;
     let (mut ann, _) = member(&a, "ann").await;
     let (mut ben, _) = member(&b, "ben").await;
     let (mut cat, _) = member(&a, "cat").await;

@@ -12,6 +12,30 @@ use e2e::{new_session, refresh, token, Cluster, Redis, Server, Worker, Ws};
 use fred::prelude::*;
 use serde_json::{json, Value};
 
+/// Stops the topology's worker with SIGTERM; it exits cleanly.
+async fn stop_worker(c: &mut Cluster) {
+    let stopped = c.worker.proc.terminate().await.expect("the worker stops");
+    assert!(stopped.success(), "{stopped:?}");
+}
+
+/// Reads what `message_channel` holds as a worker that then dies before answering: it
+/// stays pending until a live worker takes it over (after CLAIM_IDLE_MS).
+async fn taken_by_a_dead_worker(c: &Cluster) {
+    let client = c.redis.client().await;
+    let _: Value = client
+        .xreadgroup(
+            "workers",
+            "dead-worker",
+            Some(10),
+            None,
+            false,
+            "message_channel",
+            ">",
+        )
+        .await
+        .unwrap();
+}
+
 async fn say(ws: &mut Ws, text: &str) -> String {
     ws.send(json!({"type": "bot.say", "text": text})).await;
     let ack = ws.recv_type("ack").await;
@@ -29,13 +53,7 @@ async fn a_message_sent_while_no_worker_runs_is_answered_when_one_starts() {
         first.as_str()
     );
 
-    assert!(c
-        .worker
-        .proc
-        .terminate()
-        .await
-        .expect("worker stops")
-        .success());
+    stop_worker(&mut c).await;
     let waiting = say(&mut ws, "anyone there?").await;
     ws.assert_silent(Duration::from_millis(800)).await;
 
@@ -116,31 +134,13 @@ async fn two_workers_answer_each_message_exactly_once() {
 #[tokio::test]
 async fn messages_left_pending_by_a_dead_worker_are_taken_over() {
     let mut c = Cluster::start().await;
-    assert!(c
-        .worker
-        .proc
-        .terminate()
-        .await
-        .expect("worker stops")
-        .success());
+    stop_worker(&mut c).await;
     let doc = new_session(&c.a.base, "orphan").await;
     let (mut ws, _) = Ws::hello(&c.a.ws_url("/ws", &token(&doc))).await;
     let id = say(&mut ws, "hello?").await;
 
     // A worker that read the message and died before answering leaves it pending.
-    let client = c.redis.client().await;
-    let _: Value = client
-        .xreadgroup(
-            "workers",
-            "dead-worker",
-            Some(10),
-            None,
-            false,
-            "message_channel",
-            ">",
-        )
-        .await
-        .unwrap();
+    taken_by_a_dead_worker(&c).await;
 
     let _live = Worker::start(&c.redis.url(), &[("CLAIM_IDLE_MS", "1000")]).await;
     let reply = ws.recv_type("bot.reply").await;
@@ -177,8 +177,7 @@ async fn a_stopping_worker_takes_nothing_new_and_the_next_one_answers_at_once() 
     let reply = reply_within(&mut ws, Duration::from_secs(2), "the next worker answering").await;
     assert_eq!(reply["in_reply_to"], sent.as_str());
     ws.assert_silent(Duration::from_millis(500)).await;
-    let stopped = c.worker.proc.terminate().await.expect("the worker stops");
-    assert!(stopped.success(), "{stopped:?}");
+    stop_worker(&mut c).await;
     let (_, history) = refresh(&c.a.base, &token(&doc)).await;
     assert_eq!(
         history["messages"].as_array().unwrap().len(),
@@ -230,13 +229,7 @@ async fn a_reply_whose_write_fails_is_retried_as_soon_as_redis_takes_it() {
 #[tokio::test]
 async fn a_message_waiting_for_an_earlier_one_delays_only_its_own_session() {
     let mut c = Cluster::start().await;
-    assert!(c
-        .worker
-        .proc
-        .terminate()
-        .await
-        .expect("worker stops")
-        .success());
+    stop_worker(&mut c).await;
     let stuck_doc = new_session(&c.a.base, "stuck").await;
     let free_doc = new_session(&c.a.base, "free").await;
     let (mut stuck, _) = Ws::hello(&c.a.ws_url("/ws", &token(&stuck_doc))).await;
@@ -244,19 +237,7 @@ async fn a_message_waiting_for_an_earlier_one_delays_only_its_own_session() {
     // The first message of `stuck` is taken by a worker that dies before answering: it
     // stays pending for CLAIM_IDLE_MS (15 s), and the session's next reply waits for it.
     say(&mut stuck, "first").await;
-    let client = c.redis.client().await;
-    let _: Value = client
-        .xreadgroup(
-            "workers",
-            "dead-worker",
-            Some(10),
-            None,
-            false,
-            "message_channel",
-            ">",
-        )
-        .await
-        .unwrap();
+    taken_by_a_dead_worker(&c).await;
     let _live = Worker::start(&c.redis.url(), &[]).await;
     let second = say(&mut stuck, "second").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
