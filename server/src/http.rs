@@ -6,8 +6,9 @@ use std::net::SocketAddr;
 
 use axum::{
     body::Bytes,
-    extract::{ConnectInfo, Query, State},
+    extract::{ConnectInfo, Query, Request, State},
     http::{header, HeaderMap, StatusCode},
+    middleware::Next,
     response::{IntoResponse, Response},
     Json,
 };
@@ -60,6 +61,24 @@ impl IntoResponse for ApiError {
         }
         (status, Json(json!({ "error": error }))).into_response()
     }
+}
+
+/// Refuses, on every route, a query whose percent-escapes do not decode to UTF-8 (`400`),
+/// instead of decoding it with replacement characters.
+pub async fn utf8_query(request: Request, next: Next) -> Response {
+    let valid = request.uri().query().is_none_or(|query| {
+        query.split('&').all(|pair| {
+            let bytes = pair.replace('+', " ");
+            percent_encoding::percent_decode_str(&bytes)
+                .decode_utf8()
+                .is_ok()
+        })
+    });
+    if !valid {
+        return ApiError::BadRequest("the query string is not valid UTF-8".to_string())
+            .into_response();
+    }
+    next.run(request).await
 }
 
 fn unavailable(e: impl std::fmt::Display) -> ApiError {

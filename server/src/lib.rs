@@ -144,6 +144,7 @@ impl Node {
                 header::CACHE_CONTROL,
                 HeaderValue::from_static("no-cache"),
             ))
+            .layer(axum::middleware::from_fn(http::utf8_query))
             .layer(TraceLayer::new_for_http())
             .with_state(self.state.clone())
     }

@@ -38,7 +38,18 @@ async fn names_are_trimmed_and_validated() {
     assert_eq!((status, doc["name"].as_str()), (200, Some("bob")));
 
     let too_long = "x".repeat(33);
-    for bad in ["", "   ", too_long.as_str(), "a\u{1}b", "tab\tname"] {
+    for bad in [
+        "",
+        "   ",
+        too_long.as_str(),
+        "a\u{1}b",
+        "tab\tname",
+        "\u{200B}\u{2060}",
+        "\u{3164}",
+        "ali\u{202E}ecb",
+        "bot",
+        "System",
+    ] {
         let (status, body) = post_token(&node.base, Some(bad), None).await;
         assert_eq!(status, 400, "name {bad:?}");
         assert_eq!(
@@ -64,6 +75,29 @@ async fn names_are_trimmed_and_validated() {
         status, 200,
         "32 characters are fine even when they are 64 bytes"
     );
+}
+
+#[tokio::test]
+async fn a_query_that_is_not_utf8_is_refused_not_replaced() {
+    let redis = Redis::start().await;
+    let node = Server::start(&redis.url(), &[]).await;
+    for query in ["name=%ff%fe", "name=ok&x=%C3", "name=a%80b"] {
+        let resp = reqwest::Client::new()
+            .post(format!("{}/token?{query}", node.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 400, "{query}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "bad_request", "{query}: {body}");
+    }
+    let resp = reqwest::Client::new()
+        .post(format!("{}/token?name=Zo%C3%AB", node.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(resp.json::<Value>().await.unwrap()["name"], "Zoë");
 }
 
 #[tokio::test]
