@@ -30,6 +30,14 @@ pub struct SessionDoc {
     pub name: String,
     pub session_start: String,
     pub messages: Vec<ChatMessage>,
+    /// How many older messages were dropped to keep the history within `HISTORY_MAX`
+    /// (shown only once some were).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dropped: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Error codes of PROTOCOL.md, plus `unavailable` for a request that failed because Redis

@@ -39,11 +39,19 @@ pub struct Profile {
     pub session_start: String,
 }
 
-/// Session storage on one Redis client, with the configured TTL.
+/// How many of a history's last messages a reply looks at for the message it answers (and
+/// for an earlier one still unanswered): a message further back is answered no more.
+pub const REPLY_WINDOW: usize = 128;
+
+/// Default of `HISTORY_MAX`: the most messages a session keeps.
+pub const HISTORY_MAX: u64 = 200;
+
+/// Session storage on one Redis client, with the configured TTL and history cap.
 #[derive(Clone)]
 pub struct Sessions {
     client: Client,
     ttl_secs: u64,
+    history_max: u64,
     create: Script,
     touch: Script,
     append: Script,
@@ -52,10 +60,13 @@ pub struct Sessions {
 }
 
 impl Sessions {
-    pub fn new(client: Client, ttl_secs: u64) -> Self {
+    /// `history_max`: the most messages a session keeps; older ones are dropped as new ones
+    /// come.
+    pub fn new(client: Client, ttl_secs: u64, history_max: u64) -> Self {
         Sessions {
             client,
             ttl_secs,
+            history_max,
             create: Script::from_lua(include_str!("scripts/create_session.lua")),
             touch: Script::from_lua(include_str!("scripts/touch_session.lua")),
             append: Script::from_lua(include_str!("scripts/append_human.lua")),
@@ -71,6 +82,7 @@ impl Sessions {
             name: name.to_string(),
             session_start: clock::now_rfc3339(),
             messages: Vec::new(),
+            dropped: 0,
         };
         let json = serde_json::to_string(&doc)?;
         let _created: i64 = self
@@ -167,7 +179,11 @@ impl Sessions {
             .evalsha_with_reload(
                 &self.client,
                 vec![keys::session(token)],
-                vec![json, self.ttl_secs.to_string()],
+                vec![
+                    json,
+                    self.ttl_secs.to_string(),
+                    self.history_max.to_string(),
+                ],
             )
             .await?;
         Ok(stored == 1)
@@ -187,6 +203,8 @@ impl Sessions {
             in_reply_to,
             self.ttl_secs.to_string(),
             if force { "1" } else { "0" }.to_string(),
+            self.history_max.to_string(),
+            REPLY_WINDOW.to_string(),
         ];
         let answer: Vec<String> = self
             .reply

@@ -24,6 +24,10 @@ pub struct Config {
     #[arg(long, env = "SESSION_TTL_SECS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
     pub session_ttl_secs: u64,
 
+    /// The most messages a session's history keeps; the oldest are dropped as new ones come.
+    #[arg(long, env = "HISTORY_MAX", default_value_t = common::session::HISTORY_MAX, value_parser = clap::value_parser!(u64).range(2..))]
+    pub history_max: u64,
+
     /// Largest accepted WebSocket frame, in bytes; larger ones get `too_large`.
     #[arg(long, env = "MAX_FRAME_BYTES", default_value_t = 16 * 1024, value_parser = clap::value_parser!(u64).range(64..=16 * 1024 * 1024))]
     pub max_frame_bytes: u64,

@@ -90,7 +90,7 @@ impl Node {
         let state = AppState {
             inner: Arc::new(Inner {
                 node_id: config.node_id(),
-                sessions: Sessions::new(redis.clone(), config.session_ttl_secs),
+                sessions: Sessions::new(redis.clone(), config.session_ttl_secs, config.history_max),
                 games: Games::new(redis.clone(), sharded),
                 rooms: rooms::Rooms::new(redis.clone(), sharded),
                 bus,

@@ -143,6 +143,34 @@ async fn fifteen_quick_messages_get_fifteen_replies_in_order() {
 }
 
 #[tokio::test]
+async fn a_history_keeps_its_last_history_max_messages_and_says_how_many_were_dropped() {
+    let redis = e2e::Redis::start().await;
+    let url = redis.url();
+    let cap = [("HISTORY_MAX", "6")];
+    let (node, _worker) = tokio::join!(
+        e2e::Server::start(&url, &cap),
+        e2e::Worker::start(&url, &cap)
+    );
+    let doc = new_session(&node.base, "chatty").await;
+    let t = token(&doc);
+    let (mut ws, _) = Ws::hello(&node.ws_url("/ws", &t)).await;
+    for i in 0..5 {
+        ws.send(json!({"type": "bot.say", "text": format!("message {i}")}))
+            .await;
+        let id = ws.recv_type("ack").await["id"].clone();
+        assert_eq!(ws.recv_type("bot.reply").await["in_reply_to"], id);
+    }
+    let (_, history) = refresh(&node.base, &t).await;
+    let messages = history["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 6, "{history}");
+    assert_eq!(history["dropped"], 4, "{history}");
+    for (pair, i) in messages.chunks(2).zip(2..) {
+        assert_eq!(pair[0]["msg"], format!("message {i}"));
+        assert_eq!(pair[1]["in_reply_to"], pair[0]["id"]);
+    }
+}
+
+#[tokio::test]
 async fn bad_frames_get_errors_and_the_socket_stays_open() {
     let c = Cluster::start().await;
     let doc = new_session(&c.a.base, "fuzz").await;

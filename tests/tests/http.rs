@@ -227,6 +227,7 @@ async fn help_lists_every_setting() {
                 "BIND_ADDR",
                 "NODE_ID",
                 "SESSION_TTL_SECS",
+                "HISTORY_MAX",
                 "MAX_FRAME_BYTES",
                 "ABANDON_SECS",
                 "RATE_PER_5S",
@@ -240,6 +241,7 @@ async fn help_lists_every_setting() {
             &[
                 "REDIS_URL",
                 "SESSION_TTL_SECS",
+                "HISTORY_MAX",
                 "LLM_URL",
                 "LLM_MODEL",
                 "LLM_API_KEY",

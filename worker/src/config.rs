@@ -19,6 +19,10 @@ pub struct Config {
     #[arg(long, env = "SESSION_TTL_SECS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
     pub session_ttl_secs: u64,
 
+    /// The most messages a session's history keeps; the oldest are dropped as new ones come.
+    #[arg(long, env = "HISTORY_MAX", default_value_t = common::session::HISTORY_MAX, value_parser = clap::value_parser!(u64).range(2..))]
+    pub history_max: u64,
+
     /// A message pending this long on another worker is taken over (that worker is presumed dead).
     #[arg(long, env = "CLAIM_IDLE_MS", default_value_t = 15_000)]
     pub claim_idle_ms: u64,

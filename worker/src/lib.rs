@@ -77,7 +77,11 @@ pub async fn connect(config: &Config) -> Result<Worker, StartError> {
         name: name.clone(),
     };
     let consumer = Consumer {
-        sessions: Sessions::new(redis_client.clone(), config.session_ttl_secs),
+        sessions: Sessions::new(
+            redis_client.clone(),
+            config.session_ttl_secs,
+            config.history_max,
+        ),
         games,
         redis: redis_client,
         reader,

@@ -1,19 +1,23 @@
 -- Puts a bot reply into a session's history right after the human message it answers,
 -- so the history reads human, reply, human, reply however the messages were batched.
 -- KEYS[1] session key; ARGV[1] reply JSON; ARGV[2] id of the human message; ARGV[3] TTL;
--- ARGV[4] '1' to insert without waiting for earlier messages (they may never be answered).
+-- ARGV[4] '1' to insert without waiting for earlier messages (they may never be answered);
+-- ARGV[5] the most messages kept; ARGV[6] how many of the last messages to look at.
 -- Returns {'ok'}; {'dup', existing reply JSON} when that message was already answered;
 -- {'wait'} while an earlier human message of this session still has no reply (another
 -- worker holds it), so replies reach the user in the order the messages were sent;
--- {'gone'} when the session or the message no longer exists.
+-- {'gone'} when the session or the message no longer exists (or is no longer among the
+-- last ARGV[6] messages).
 -- A stored reply is marked in `$.publishing` until its worker has added it to
 -- response_channel (see reply_published.lua): while another reply is marked, this one
 -- waits too, so response_channel carries one session's replies in history order.
-local raw = redis.call('JSON.GET', KEYS[1], '$.messages')
-if not raw then
+-- Only the end of the history is read, so the cost does not depend on its length.
+local len = redis.call('JSON.ARRLEN', KEYS[1], '$.messages')[1]
+if not len then
   return {'gone'}
 end
-local messages = cjson.decode(raw)[1]
+local from = math.max(0, len - tonumber(ARGV[6]))
+local messages = cjson.decode(redis.call('JSON.GET', KEYS[1], '$.messages[' .. from .. ':]'))
 local answered = {}
 for _, m in ipairs(messages) do
   if m.source == 'bot' and type(m.in_reply_to) == 'string' then
@@ -31,8 +35,14 @@ if ARGV[4] ~= '1' then
 end
 for i, m in ipairs(messages) do
   if m.id == ARGV[2] then
-    redis.call('JSON.ARRINSERT', KEYS[1], '$.messages', i, ARGV[1])
+    redis.call('JSON.ARRINSERT', KEYS[1], '$.messages', from + i, ARGV[1])
     redis.call('JSON.SET', KEYS[1], '$.publishing', cjson.encode(cjson.decode(ARGV[1]).id))
+    local over = len + 1 - tonumber(ARGV[5])
+    if over > 0 then
+      redis.call('JSON.ARRTRIM', KEYS[1], '$.messages', over, -1)
+      local dropped = cjson.decode(redis.call('JSON.GET', KEYS[1], '$.dropped'))[1] or 0
+      redis.call('JSON.SET', KEYS[1], '$.dropped', dropped + over)
+    end
     redis.call('EXPIRE', KEYS[1], ARGV[3])
     return {'ok'}
   end
