@@ -47,6 +47,15 @@ pub fn game_room(id: &str) -> String {
     format!("game:{id}")
 }
 
+/// How long a game's keys live after its last change of status (`game.lua`'s TTL), and
+/// so its chat's log after its last message.
+pub const GAME_TTL_SECS: u64 = 86_400;
+
+/// Whether `room` is the chat room of a game.
+pub fn is_game_room(room: &str) -> bool {
+    room.starts_with("game:")
+}
+
 /// List of quick-match games waiting for an opponent: `ID \x1f TOKEN`.
 pub const MATCH_QUEUE: &str = "matchmaking:queue";
 

@@ -36,6 +36,11 @@ pub struct Config {
     #[arg(long, env = "ABANDON_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub abandon_secs: u64,
 
+    /// How long a room's messages are kept after its last message, in seconds (a game's
+    /// chat: a day, as its game).
+    #[arg(long, env = "ROOM_RETENTION_SECS", default_value_t = 7 * 86_400, value_parser = clap::value_parser!(u64).range(1..))]
+    pub room_retention_secs: u64,
+
     /// Frames one token may send in 5 s, counted across all nodes.
     #[arg(long, env = "RATE_PER_5S", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
     pub rate_per_5s: u64,

@@ -92,7 +92,7 @@ impl Node {
                 node_id: config.node_id(),
                 sessions: Sessions::new(redis.clone(), config.session_ttl_secs, config.history_max),
                 games: Games::new(redis.clone(), sharded),
-                rooms: rooms::Rooms::new(redis.clone(), sharded),
+                rooms: rooms::Rooms::new(redis.clone(), sharded, config.room_retention_secs),
                 bus,
                 feeds: feeds::Feeds::default(),
                 limits: limits::Limits::new(

@@ -65,6 +65,8 @@ fn unavailable(e: impl std::fmt::Display) -> Refusal {
 /// Room storage and scripts.
 pub struct Rooms {
     client: Client,
+    /// How long a room's log lives after its last message (a game's room: as its game).
+    retention_secs: u64,
     say: Script,
     presence: Script,
     publish: &'static str,
@@ -85,9 +87,10 @@ fn message_of(room: &str, id: String, mut fields: HashMap<String, String>) -> Ro
 }
 
 impl Rooms {
-    pub fn new(client: Client, sharded: bool) -> Self {
+    pub fn new(client: Client, sharded: bool, retention_secs: u64) -> Self {
         Rooms {
             client,
+            retention_secs,
             say: Script::from_lua(include_str!("scripts/room_say.lua")),
             presence: Script::from_lua(include_str!("scripts/room_presence.lua")),
             publish: if sharded { "SPUBLISH" } else { "PUBLISH" },
@@ -111,6 +114,12 @@ impl Rooms {
             text.to_string(),
             clock::now_rfc3339(),
             keys::ROOM_LOG_MAXLEN.to_string(),
+            if keys::is_game_room(room) {
+                keys::GAME_TTL_SECS
+            } else {
+                self.retention_secs
+            }
+            .to_string(),
         ];
         Ok(self
             .say

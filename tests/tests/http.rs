@@ -230,6 +230,7 @@ async fn help_lists_every_setting() {
                 "HISTORY_MAX",
                 "MAX_FRAME_BYTES",
                 "ABANDON_SECS",
+                "ROOM_RETENTION_SECS",
                 "RATE_PER_5S",
                 "RATE_PER_MIN",
                 "TOKEN_RATE_PER_MIN",

@@ -170,6 +170,35 @@ async fn members_of_a_dead_node_disappear_within_a_minute() {
 }
 
 #[tokio::test]
+async fn a_rooms_log_lives_room_retention_secs_after_its_last_message_and_a_games_a_day() {
+    use fred::prelude::KeysInterface;
+    let redis = Redis::start().await;
+    let node = Server::start(&redis.url(), &[("ROOM_RETENTION_SECS", "1000")]).await;
+    let (mut alice, _) = member(&node, "alice").await;
+    join(&mut alice, "lobby", None).await;
+    say(&mut alice, "lobby", "hello").await;
+    alice.send(json!({"type": "game.create"})).await;
+    let id = alice.recv_type("game.state").await["game"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let game_room = format!("game:{id}");
+    assert_eq!(
+        alice.recv_type("room.joined").await["room"],
+        game_room.as_str()
+    );
+    say(&mut alice, &game_room, "good luck").await;
+    let client = redis.client().await;
+    let lobby: i64 = client.ttl("room:{lobby}:log").await.unwrap();
+    assert!((990..=1000).contains(&lobby), "lobby log TTL {lobby}");
+    let game: i64 = client
+        .ttl(format!("room:{{{game_room}}}:log"))
+        .await
+        .unwrap();
+    assert!((86_000..=86_400).contains(&game), "game chat TTL {game}");
+}
+
+#[tokio::test]
 async fn joining_a_game_joins_its_room() {
     let (_redis, a, b) = two_nodes().await;
     let (mut alice, _) = member(&a, "alice").await;

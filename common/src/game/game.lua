@@ -15,7 +15,7 @@
 local op, now, publish, channel, origin = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
 local null = cjson.null
 local LINES = {{0, 1, 2}, {3, 4, 5}, {6, 7, 8}, {0, 3, 6}, {1, 4, 7}, {2, 5, 8}, {0, 4, 8}, {2, 4, 6}}
-local TTL = 86400
+local TTL = 86400 -- keys::GAME_TTL_SECS
 
 local function err(code, message)
   return {'err', code, message}

@@ -1,7 +1,8 @@
 -- Adds a message to a room's stream and publishes it, as one step.
 -- KEYS[1] the room's stream. ARGV[1] PUBLISH or SPUBLISH, ARGV[2] channel, ARGV[3] origin
 -- (JSON or ''), ARGV[4] room, ARGV[5] sender's name, ARGV[6] text, ARGV[7] timestamp,
--- ARGV[8] cap of the stream. Returns the message's stream ID.
+-- ARGV[8] cap of the stream, ARGV[9] how long (s) the log lives after its last message.
+-- Returns the message's stream ID.
 --
 -- The entry keeps its origin (who asked, with the request's ref), so a message fetched
 -- from the stream reaches its sender with its ref as the published one does. The event
@@ -15,6 +16,7 @@ else
   id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[8], '*', 'from', ARGV[5], 'text', ARGV[6], 'ts', ARGV[7],
     'origin', ARGV[3])
 end
+redis.call('EXPIRE', KEYS[1], ARGV[9])
 local origin = ARGV[3]
 if origin == '' then origin = 'null' end
 local prev = 'null'
