@@ -24,8 +24,10 @@ pub enum StoreError {
 pub enum ReplyOutcome {
     /// Stored right after the message it answers.
     Stored,
-    /// That message already had this reply (a redelivered stream entry).
-    Duplicate(ChatMessage),
+    /// That message already had this reply (a redelivered stream entry, or a retry after
+    /// a failure): the reply, and whether it may not have been added to
+    /// `response_channel` yet (its worker had not confirmed it).
+    Duplicate(ChatMessage, bool),
     /// An earlier message of the session is still unanswered; try again shortly.
     Wait,
     /// The session or the message is gone (expired).
@@ -212,9 +214,10 @@ impl Sessions {
             .await?;
         Ok(match answer.first().map(String::as_str) {
             Some("ok") => ReplyOutcome::Stored,
-            Some("dup") => ReplyOutcome::Duplicate(serde_json::from_str(
-                answer.get(1).map_or("", String::as_str),
-            )?),
+            Some("dup") => ReplyOutcome::Duplicate(
+                serde_json::from_str(answer.get(1).map_or("", String::as_str))?,
+                answer.get(2).map(String::as_str) == Some("1"),
+            ),
             Some("wait") => ReplyOutcome::Wait,
             _ => ReplyOutcome::Gone,
         })

@@ -8,7 +8,7 @@ use std::{
 };
 
 use axum::{extract::State, http::StatusCode, routing::post, Json, Router};
-use e2e::{new_session, refresh, token, Cluster, Redis, Server, Worker, Ws};
+use e2e::{eventually, new_session, refresh, token, Cluster, Redis, Server, Worker, Ws};
 use fred::prelude::*;
 use serde_json::{json, Value};
 
@@ -224,6 +224,35 @@ async fn a_reply_whose_write_fails_is_retried_as_soon_as_redis_takes_it() {
         4,
         "{history}"
     );
+}
+
+#[tokio::test]
+async fn a_retry_after_the_reply_went_out_sends_no_second_reply() {
+    // The reply is stored and published but its entry cannot be acknowledged for a while
+    // (XACK refused): the worker retries the acknowledgement, and the reply goes out once.
+    let c = Cluster::start().await;
+    let doc = new_session(&c.a.base, "once").await;
+    let (mut ws, _) = Ws::hello(&c.a.ws_url("/ws", &token(&doc))).await;
+    c.redis
+        .on_every_node(&["acl", "setuser", "service", "-xack"])
+        .await;
+    let sent = say(&mut ws, "hello").await;
+    let reply = reply_within(&mut ws, Duration::from_secs(2), "the reply").await;
+    assert_eq!(reply["in_reply_to"], sent.as_str());
+    ws.assert_silent(Duration::from_millis(1000)).await;
+    c.redis
+        .on_every_node(&["acl", "setuser", "service", "+xack"])
+        .await;
+    ws.assert_silent(Duration::from_millis(1500)).await;
+    let pending = eventually(Duration::from_secs(5), "the entry acknowledged", || async {
+        let client = c.redis.client().await;
+        let pending: Vec<fred::types::Value> = client
+            .custom(fred::cmd!("XPENDING"), vec!["message_channel", "workers"])
+            .await
+            .ok()?;
+        (pending.first().and_then(|n| n.as_i64()) == Some(0)).then_some(())
+    });
+    pending.await;
 }
 
 #[tokio::test]

@@ -4,9 +4,10 @@
 //! An entry is acknowledged only after its reply is written. A write that fails (Redis
 //! restarting, a failover) is retried by this worker with a short backoff for as long as
 //! [`retry::RETRY_FOR`]; a worker that dies leaves its entries pending, and live workers take them
-//! over with XAUTOCLAIM once they have been idle for `CLAIM_IDLE_MS`. A redelivered entry
-//! that was already answered is recognised in the history and its existing reply is
-//! published again, never a second one.
+//! over with XAUTOCLAIM once they have been idle for `CLAIM_IDLE_MS`. A redelivered or
+//! retried entry that was already answered is recognised in the history, never answered a
+//! second time, and its reply is published again only if its worker never confirmed that
+//! it was (a reply stays marked in the session until it is in `response_channel`).
 //!
 //! Each session's messages are answered one after another (their replies keep their
 //! order), in a queue of their own: a message that waits (for an earlier one answered by
@@ -187,9 +188,13 @@ impl Consumer {
                         self.sessions.reply_published(token, &reply.id).await?;
                         break;
                     }
-                    ReplyOutcome::Duplicate(existing) => {
-                        streams::add_reply(&self.redis, token, &existing).await?;
-                        self.sessions.reply_published(token, &existing.id).await?;
+                    // Answered before (a retry, or an entry taken over): published again
+                    // only if its worker never confirmed that it was.
+                    ReplyOutcome::Duplicate(existing, unconfirmed) => {
+                        if unconfirmed {
+                            streams::add_reply(&self.redis, token, &existing).await?;
+                            self.sessions.reply_published(token, &existing.id).await?;
+                        }
                         break;
                     }
                     ReplyOutcome::Wait => tokio::time::sleep(Duration::from_millis(5)).await,

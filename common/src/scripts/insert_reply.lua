@@ -3,7 +3,8 @@
 -- KEYS[1] session key; ARGV[1] reply JSON; ARGV[2] id of the human message; ARGV[3] TTL;
 -- ARGV[4] '1' to insert without waiting for earlier messages (they may never be answered);
 -- ARGV[5] the most messages kept; ARGV[6] how many of the last messages to look at.
--- Returns {'ok'}; {'dup', existing reply JSON} when that message was already answered;
+-- Returns {'ok'}; {'dup', existing reply JSON, '1' if that reply is still marked as being
+-- published else '0'} when that message was already answered;
 -- {'wait'} while an earlier human message of this session still has no reply (another
 -- worker holds it), so replies reach the user in the order the messages were sent;
 -- {'gone'} when the session or the message no longer exists (or is no longer among the
@@ -24,14 +25,16 @@ for _, m in ipairs(messages) do
     answered[m.in_reply_to] = m
   end
 end
-if answered[ARGV[2]] then
-  return {'dup', cjson.encode(answered[ARGV[2]])}
+local publishing = cjson.decode(redis.call('JSON.GET', KEYS[1], '$.publishing'))[1]
+local existing = answered[ARGV[2]]
+if existing then
+  -- Still marked: its worker may have stopped before adding it to response_channel.
+  local unconfirmed = '0'
+  if publishing == existing.id then unconfirmed = '1' end
+  return {'dup', cjson.encode(existing), unconfirmed}
 end
-if ARGV[4] ~= '1' then
-  local publishing = cjson.decode(redis.call('JSON.GET', KEYS[1], '$.publishing'))[1]
-  if type(publishing) == 'string' then
-    return {'wait'}
-  end
+if ARGV[4] ~= '1' and type(publishing) == 'string' then
+  return {'wait'}
 end
 for i, m in ipairs(messages) do
   if m.id == ARGV[2] then
