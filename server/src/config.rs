@@ -36,6 +36,21 @@ pub struct Config {
     #[arg(long, env = "ABANDON_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub abandon_secs: u64,
 
+    /// Connections open at once on this node, WebSockets included; past it new ones are
+    /// closed at once. 0: the process's open-files limit less 64.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 0)]
+    pub max_connections: usize,
+
+    /// Connections open at once from one client address (not applied with
+    /// TRUST_FORWARDED_FOR, where they all come from the balancer); 0: no such limit.
+    #[arg(long, env = "MAX_CONNECTIONS_PER_IP", default_value_t = 1000, value_parser = clap::value_parser!(usize))]
+    pub max_connections_per_ip: usize,
+
+    /// Seconds a client has to send a request's head (also the longest a kept-alive HTTP
+    /// connection waits for its next request).
+    #[arg(long, env = "HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout_secs: u64,
+
     /// How long a room's messages are kept after its last message, in seconds (a game's
     /// chat: a day, as its game).
     #[arg(long, env = "ROOM_RETENTION_SECS", default_value_t = 7 * 86_400, value_parser = clap::value_parser!(u64).range(1..))]
@@ -64,6 +79,19 @@ pub struct Config {
 }
 
 impl Config {
+    /// The bounds on this node's connections.
+    pub fn bounds(&self) -> crate::listen::Bounds {
+        crate::listen::Bounds {
+            max_connections: match self.max_connections {
+                0 => crate::listen::default_max_connections(),
+                n => n,
+            },
+            per_ip: (!self.trust_forwarded_for && self.max_connections_per_ip > 0)
+                .then_some(self.max_connections_per_ip),
+            header_timeout: std::time::Duration::from_secs(self.header_timeout_secs),
+        }
+    }
+
     /// The node ID to use: the configured one, or the host name with a random suffix.
     pub fn node_id(&self) -> String {
         if let Some(id) = self.node_id.as_deref().filter(|id| !id.trim().is_empty()) {

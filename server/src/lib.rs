@@ -5,6 +5,8 @@
 //! - [`state`]: what handlers and socket tasks share.
 //! - [`http`]: the HTTP routes (`/token`, `/refresh_token`, `/health`, `/kpi`, `/stats`,
 //!   `/metrics`, `/leaderboard`, `/players/count`).
+//! - [`listen`]: accepting connections within bounds (per node, per address, a deadline
+//!   for a request's head).
 //! - [`limits`]: rate limits per token and per client IP, counted in Redis.
 //! - [`kpi`]: WebSocket session counts per app, node, day and hour.
 //! - [`stats`]: frames per minute and their handling time, cluster-wide.
@@ -30,6 +32,7 @@ pub mod http;
 pub mod hub;
 pub mod kpi;
 pub mod limits;
+pub mod listen;
 pub mod metrics;
 pub mod rooms;
 pub mod socket;
@@ -42,7 +45,6 @@ use std::{future::Future, sync::Arc, time::Duration};
 use axum::{
     http::{header, HeaderValue},
     routing::{get, post},
-    serve::ListenerExt,
     Router,
 };
 use common::{
@@ -161,20 +163,14 @@ impl Node {
             shutdown.await;
             cancel.cancel();
         };
-        tracing::info!(node = %self.state.node_id, addr = %listener.local_addr()?, "listening");
-        // Frames are small and often several go out at once: without TCP_NODELAY the
-        // second one waits for the client's delayed ACK (tens of milliseconds).
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "TCP_NODELAY not set");
-            }
-        });
-        let app = self
-            .router()
-            .into_make_service_with_connect_info::<std::net::SocketAddr>();
-        axum::serve(listener, app)
-            .with_graceful_shutdown(signal)
-            .await?;
+        let bounds = self.state.config.bounds();
+        tracing::info!(
+            node = %self.state.node_id,
+            addr = %listener.local_addr()?,
+            max_connections = bounds.max_connections,
+            "listening"
+        );
+        listen::serve(listener, self.router(), bounds, signal, DRAIN_DEADLINE).await;
         self.state.sockets.close();
         if tokio::time::timeout(DRAIN_DEADLINE, self.state.sockets.wait())
             .await

@@ -42,6 +42,10 @@ fn describe() {
         "ws_closes_total",
         "Sockets closed by this node, by close code (4008: too slow, 1001: shutdown, …)"
     );
+    describe_counter!(
+        "connections_refused_total",
+        "Connections closed at once because a bound was reached: node (MAX_CONNECTIONS) or address (MAX_CONNECTIONS_PER_IP)"
+    );
     describe_histogram!(
         "redis_command_latency_seconds",
         "Round trip of a PING on the command connection, measured at each scrape"
@@ -82,6 +86,11 @@ pub fn error(code: ErrorCode) {
 
 pub fn closed(code: u16) {
     counter!("ws_closes_total", "code" => code.to_string()).increment(1);
+}
+
+/// A connection was refused because the `bound` (`node` or `address`) was reached.
+pub fn connection_refused(bound: &'static str) {
+    counter!("connections_refused_total", "bound" => bound).increment(1);
 }
 
 pub fn rate_limited() {

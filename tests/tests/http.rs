@@ -225,6 +225,9 @@ async fn help_lists_every_setting() {
             &[
                 "REDIS_URL",
                 "BIND_ADDR",
+                "MAX_CONNECTIONS",
+                "MAX_CONNECTIONS_PER_IP",
+                "HEADER_TIMEOUT_SECS",
                 "NODE_ID",
                 "SESSION_TTL_SECS",
                 "HISTORY_MAX",
