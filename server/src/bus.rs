@@ -213,6 +213,7 @@ pub fn dispatch(state: &AppState, channel: &str, payload: &str) {
 }
 
 fn deliver_game(state: &AppState, channel: &str, game: Game, origin: Option<&Origin>) {
+    state.hub.game_over(channel, &game.id, game.is_over());
     let position = u128::from(game.version);
     let reference = origin.and_then(|o| o.reference.clone());
     let plain = ServerMsg::GameState {

@@ -69,8 +69,12 @@ fn answer_with(peer: &Peer<'_>, game: Game, reference: Option<String>) {
     peer.state.hub.answer(&channel, peer.id, position, &frame);
 }
 
-/// What the asking socket gets for an answer; `Ok(Some(game))` when it has a seat in it.
+/// What the asking socket gets for an answer.
 async fn settle(peer: &Peer<'_>, answer: Answer, reference: Option<String>) -> Result<(), Refusal> {
+    if let Answer::Changed(game) | Answer::Unchanged(game, _) = &answer {
+        let channel = keys::game_channel(&game.id);
+        peer.state.hub.game_over(&channel, &game.id, game.is_over());
+    }
     match answer {
         Answer::Changed(game) => {
             let channel = keys::game_channel(&game.id);
@@ -113,8 +117,25 @@ async fn reserve_seat(peer: &Peer<'_>, id: &str) -> Result<(), Refusal> {
 /// when it seated the token, and [`reserve_seat`] set the deadline just before.
 async fn seated(peer: &Peer<'_>, id: &str) {
     peer.state.hub.seat(peer.id, id);
+    move_on(peer, id).await;
     if let Err(e) = peer.state.games.count_player(&peer.name).await {
         tracing::warn!(error = %e, "counting a player failed");
+    }
+}
+
+/// A socket that takes a seat in a game has moved on from the games it sat in that are
+/// over (but `current`): it stops following them and their chat, and its seat there is no
+/// longer kept alive, so after `ABANDON_SECS` the other player sees it as gone (`left`), as
+/// when a player closes the page. So what a socket costs (heartbeats, subscriptions,
+/// presence) stays with the games it is in, however many it has played.
+async fn move_on(peer: &Peer<'_>, current: &str) {
+    for old in peer.state.hub.finished_seats(peer.id, current) {
+        peer.state.hub.unseat(peer.id, &old);
+        unfollow(peer, &old).await;
+        let room = keys::game_room(&old);
+        if let Err((_, e)) = rooms::leave(peer.state, peer.id, &peer.name, &room).await {
+            tracing::warn!(%room, error = %e, "leaving a finished game's chat failed");
+        }
     }
 }
 

@@ -96,8 +96,9 @@ struct Conn {
     kind: SocketKind,
     outbox: Outbox,
     channels: HashSet<String>,
-    /// Games this socket plays in, kept alive by the node's heartbeat.
-    seats: HashSet<String>,
+    /// Games this socket plays in, kept alive by the node's heartbeat, and whether each is
+    /// over (as far as this node has seen).
+    seats: HashMap<String, bool>,
     /// A quick-match game this socket waits in.
     queued: Option<String>,
 }
@@ -175,7 +176,7 @@ impl Hub {
                 kind,
                 outbox,
                 channels: HashSet::new(),
-                seats: HashSet::new(),
+                seats: HashMap::new(),
                 queued: None,
             },
         );
@@ -451,8 +452,36 @@ impl Hub {
     /// Records that socket `id` has a seat in `game`.
     pub fn seat(&self, id: u64, game: &str) {
         if let Some(conn) = self.lock().conns.get_mut(&id) {
-            conn.seats.insert(game.to_string());
+            conn.seats.entry(game.to_string()).or_insert(false);
         }
+    }
+
+    /// Notes whether `game` (whose channel is `channel`) is over, for the sockets seated in
+    /// it that follow it here.
+    pub fn game_over(&self, channel: &str, game: &str, over: bool) {
+        let mut inner = self.lock();
+        let Inner {
+            conns, channels, ..
+        } = &mut *inner;
+        let Some(members) = channels.get(channel) else {
+            return;
+        };
+        for id in members.keys() {
+            if let Some(seat) = conns.get_mut(id).and_then(|c| c.seats.get_mut(game)) {
+                *seat = over;
+            }
+        }
+    }
+
+    /// The games socket `id` sits in that are over, but `except`.
+    pub fn finished_seats(&self, id: u64, except: &str) -> Vec<String> {
+        self.lock().conns.get(&id).map_or_else(Vec::new, |conn| {
+            conn.seats
+                .iter()
+                .filter(|(game, over)| **over && *game != except)
+                .map(|(game, _)| game.clone())
+                .collect()
+        })
     }
 
     pub fn unseat(&self, id: u64, game: &str) {
@@ -467,7 +496,7 @@ impl Hub {
         inner
             .conns
             .values()
-            .flat_map(|c| c.seats.iter().map(|g| (g.clone(), c.token.clone())))
+            .flat_map(|c| c.seats.keys().map(|g| (g.clone(), c.token.clone())))
             .collect()
     }
 

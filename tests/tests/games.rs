@@ -499,6 +499,41 @@ async fn game_join_with_since_brings_back_exactly_the_game_chat_missed() {
 }
 
 #[tokio::test]
+async fn a_player_who_starts_another_game_has_moved_on_from_the_finished_one() {
+    // Alice does not leave the game she won but creates another: her socket stops
+    // following the old game and its chat (bob sees her leave the chat at once), and her
+    // seat there is no longer kept alive, so after ABANDON_SECS bob sees her as gone.
+    let (_redis, a, b) = two_nodes(&[("ABANDON_SECS", "2")]).await;
+    let mut alice = player(&a, "alice").await;
+    let mut bob = player(&b, "bob").await;
+    let old = start_game(&mut alice, &mut bob).await;
+    x_wins_the_top_row(&mut alice, &mut bob, &old).await;
+    let created = alice
+        .ask(json!({"type": "game.create", "ref": "next"}))
+        .await;
+    assert_eq!(created["ref"], "next", "{created}");
+    let old_room = format!("game:{old}");
+    let left_chat = bob.ws.recv_type("room.presence").await;
+    assert_eq!(left_chat["room"], old_room.as_str(), "{left_chat}");
+    assert_eq!(left_chat["left"], "alice", "{left_chat}");
+    let gone = bob.state().await;
+    assert_eq!(gone["id"], old.as_str());
+    assert_eq!(gone["left"], "X", "{gone}");
+    assert_eq!(gone["winner"], "X", "the result stands");
+    // Alice hears nothing more of the old game.
+    bob.ws
+        .send(json!({"type": "room.say", "room": old_room, "text": "gg?"}))
+        .await;
+    bob.ws.recv_type("room.message").await;
+    while let Ok(frame) = alice.ws.next_text(Duration::from_millis(500)).await {
+        assert!(
+            frame["game"]["id"] != old.as_str() && frame["room"] != old_room.as_str(),
+            "alice still hears the old game: {frame}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_player_gone_longer_than_abandon_secs_loses() {
     let (_redis, a, b) = two_nodes(&[("ABANDON_SECS", "2")]).await;
     let mut alice = player(&a, "alice").await;

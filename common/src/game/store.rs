@@ -60,6 +60,11 @@ impl Game {
         }
     }
 
+    /// Whether the game has ended (won, drawn or abandoned).
+    pub fn is_over(&self) -> bool {
+        !matches!(self.status, Status::Waiting | Status::Playing)
+    }
+
     /// Whether the bot is to move.
     pub fn bots_turn(&self) -> bool {
         self.vs_bot
