@@ -295,6 +295,11 @@ pub mod close {
     pub const NORMAL: u16 = 1000;
     /// The node is shutting down: reconnect (through the load balancer) to another node.
     pub const GOING_AWAY: u16 = 1001;
+    /// The client broke the WebSocket protocol (an unmasked frame, a reserved bit or
+    /// opcode, a control frame over 125 bytes, …).
+    pub const PROTOCOL: u16 = 1002;
+    /// A text frame that is not valid UTF-8.
+    pub const INVALID_DATA: u16 = 1007;
     /// Missing, unknown or expired token: get a new one with `POST /token`.
     pub const POLICY: u16 = 1008;
     /// A frame too large to read at all.

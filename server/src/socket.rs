@@ -246,14 +246,7 @@ async fn read_loop(mut stream: SplitStream<WebSocket>, client: &Peer<'_>) -> Opt
         let frame = match tokio::time::timeout(IDLE_LIMIT, stream.next()).await {
             Err(_) => return Some(close_frame(close::IDLE, "no traffic for 60 s")),
             Ok(None) => return None,
-            Ok(Some(Err(e))) => {
-                let detail = e.to_string();
-                if detail.contains("too long") || detail.contains("too big") {
-                    return Some(close_frame(close::TOO_BIG, "frame too large"));
-                }
-                tracing::debug!(error = %detail, "socket read failed");
-                return None;
-            }
+            Ok(Some(Err(e))) => return closing_for(e),
             Ok(Some(Ok(frame))) => frame,
         };
         let text = match frame {
@@ -276,6 +269,26 @@ async fn read_loop(mut stream: SplitStream<WebSocket>, client: &Peer<'_>) -> Opt
         // so it should not be part of every idle socket's task.
         if let Some(closing) = Box::pin(handle_frame(client, text.as_str())).await {
             return Some(closing);
+        }
+    }
+}
+
+/// The close frame for a socket whose frame could not be read, by the kind of error: 1009
+/// for a frame too large to read, 1007 for a text frame that is not UTF-8, 1002 for a
+/// broken protocol; none when the connection itself failed (nothing can be sent then).
+fn closing_for(error: axum::Error) -> Option<Message> {
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    let error = error.into_inner();
+    match error.downcast_ref::<WsError>() {
+        Some(WsError::Capacity(_)) => Some(close_frame(close::TOO_BIG, "frame too large")),
+        Some(WsError::Utf8(_)) => Some(close_frame(close::INVALID_DATA, "text frame is not UTF-8")),
+        Some(WsError::Protocol(e)) => {
+            tracing::debug!(error = %e, "WebSocket protocol error");
+            Some(close_frame(close::PROTOCOL, "WebSocket protocol error"))
+        }
+        _ => {
+            tracing::debug!(error = %error, "socket read failed");
+            None
         }
     }
 }

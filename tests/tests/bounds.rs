@@ -129,3 +129,88 @@ async fn past_max_connections_per_ip_that_address_is_refused_and_others_are_not(
     );
     assert_eq!(health(&node).await, 200);
 }
+
+/// A `/ws` connection with the handshake done by hand, so that the test can send frames
+/// no WebSocket library would.
+async fn raw_ws(node: &Server, token: &str) -> TcpStream {
+    let mut conn = connect(node, Ipv4Addr::LOCALHOST).await;
+    let request = format!(
+        "GET /ws?token={token} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Version: 13\r\n\r\n"
+    );
+    conn.write_all(request.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        conn.read_exact(&mut byte)
+            .await
+            .expect("the handshake's answer");
+        head.push(byte[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    conn
+}
+
+/// Reads server frames until a close frame; returns its code (`None` if the connection
+/// ends without one).
+async fn close_code(conn: &mut TcpStream) -> Option<u16> {
+    loop {
+        let mut head = [0u8; 2];
+        tokio::time::timeout(Duration::from_secs(5), conn.read_exact(&mut head))
+            .await
+            .expect("a frame within 5 s")
+            .ok()?;
+        let len = match head[1] & 0x7f {
+            126 => u64::from(conn.read_u16().await.ok()?),
+            127 => conn.read_u64().await.ok()?,
+            n => u64::from(n),
+        };
+        let mut payload = vec![0u8; len as usize];
+        conn.read_exact(&mut payload).await.ok()?;
+        if head[0] & 0x0f == 0x8 {
+            return Some(u16::from_be_bytes([payload[0], payload[1]]));
+        }
+    }
+}
+
+/// A client frame: `first` (FIN, RSV bits, opcode), masked with a zero key unless `unmasked`.
+fn frame(first: u8, payload: &[u8], unmasked: bool) -> Vec<u8> {
+    let mut bytes = vec![first];
+    if unmasked {
+        bytes.push(payload.len() as u8);
+    } else {
+        bytes.push(0x80 | payload.len() as u8);
+        bytes.extend_from_slice(&[0, 0, 0, 0]);
+    }
+    bytes.extend_from_slice(payload);
+    bytes
+}
+
+#[tokio::test]
+async fn websocket_protocol_errors_close_with_1002_and_invalid_utf8_with_1007() {
+    let redis = Redis::start().await;
+    let node = Server::start(&redis.url(), &[]).await;
+    let token = e2e::token(&e2e::new_session(&node.base, "rude").await);
+    let cases: [(&str, Vec<u8>, u16); 5] = [
+        (
+            "a text frame that is not UTF-8",
+            frame(0x81, &[0xff, 0xfe], false),
+            1007,
+        ),
+        ("an unmasked frame", frame(0x81, b"hi", true), 1002),
+        ("a reserved bit", frame(0xC1, b"hi", false), 1002),
+        ("a reserved opcode", frame(0x83, b"hi", false), 1002),
+        ("a fragmented ping", frame(0x09, b"hi", false), 1002),
+    ];
+    for (what, bytes, code) in cases {
+        let mut conn = raw_ws(&node, &token).await;
+        conn.write_all(&bytes).await.unwrap();
+        assert_eq!(close_code(&mut conn).await, Some(code), "{what}");
+    }
+    assert_eq!(health(&node).await, 200);
+}
