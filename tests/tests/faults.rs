@@ -145,3 +145,86 @@ async fn sigterm_closes_sockets_with_1001() {
     let status = stopping.await.unwrap().expect("node exits");
     assert!(status.success());
 }
+
+#[tokio::test]
+async fn a_full_redis_refuses_writes_clearly_loses_nothing_and_recovers_when_freed() {
+    use fred::prelude::*;
+    let mut c = Cluster::start().await;
+    let doc = new_session(&c.a.base, "frugal").await;
+    let t = token(&doc);
+    let (mut ws, _) = Ws::hello(&c.a.ws_url("/ws", &t)).await;
+    ws.send(json!({"type": "bot.say", "text": "before", "ref": "1"}))
+        .await;
+    let before = ws.recv_type("ack").await["id"].clone();
+    assert_eq!(ws.recv_type("bot.reply").await["in_reply_to"], before);
+
+    // Redis reaches its maxmemory with the policy to run with, noeviction: 4 MB of other
+    // data, then a limit 1 MB below what is used.
+    let admin = c.redis.client().await;
+    let chunk = "x".repeat(256 * 1024);
+    for i in 0..16 {
+        let _: () = admin
+            .set(format!("filler:{i}"), chunk.as_str(), None, None, false)
+            .await
+            .unwrap();
+    }
+    let info: String = admin
+        .info(Some(fred::types::InfoKind::Memory))
+        .await
+        .unwrap();
+    let used: u64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let limit = (used - 1024 * 1024).to_string();
+    c.redis
+        .on_every_node(&[
+            "config",
+            "set",
+            "maxmemory",
+            &limit,
+            "maxmemory-policy",
+            "noeviction",
+        ])
+        .await;
+
+    ws.send(json!({"type": "bot.say", "text": "during", "ref": "2"}))
+        .await;
+    let refused = ws.answer("2").await;
+    assert_eq!(refused["code"], "unavailable", "{refused}");
+    let resp = reqwest::Client::new()
+        .post(format!("{}/token?name=newcomer", c.a.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 503);
+
+    let fillers: Vec<String> = (0..16).map(|i| format!("filler:{i}")).collect();
+    let _: i64 = admin.del(fillers).await.unwrap();
+    ws.send(json!({"type": "bot.say", "text": "after", "ref": "3"}))
+        .await;
+    let after = ws.answer("3").await;
+    assert_eq!(after["type"], "ack", "{after}");
+    assert_eq!(ws.recv_type("bot.reply").await["in_reply_to"], after["id"]);
+    let (_, history) = refresh(&c.b.base, &t).await;
+    let texts: Vec<&str> = history["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["source"] == "human")
+        .map(|m| m["msg"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        texts,
+        ["before", "after"],
+        "nothing acknowledged lost, nothing refused stored"
+    );
+    assert!(c.a.proc.exited().is_none(), "the node is still running");
+    assert!(
+        c.worker.proc.exited().is_none(),
+        "the worker is still running"
+    );
+}
