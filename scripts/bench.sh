@@ -119,6 +119,8 @@ export RUST_LOG=warn
 export RATE_PER_5S=1000000 RATE_PER_MIN=1000000 TOKEN_RATE_PER_MIN=1000000
 # Its thousands of sockets come from a few loopback addresses: no limit per address.
 export MAX_CONNECTIONS_PER_IP=0
+# The idle scenario puts about 200 sockets on each of its tokens: no limit per token.
+export MAX_SOCKETS_PER_TOKEN=0
 
 NODE_ID=bench-a BIND_ADDR="127.0.0.1:$A" ./target/release/server & pids+=($!); pid_a=$!
 NODE_ID=bench-b BIND_ADDR="127.0.0.1:$B" ./target/release/server & pids+=($!); pid_b=$!

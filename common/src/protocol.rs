@@ -55,6 +55,8 @@ pub enum ErrorCode {
     GameFull,
     TooLarge,
     Unavailable,
+    /// A per-user bound is reached (rooms one socket follows).
+    LimitReached,
 }
 
 /// A request from a `/ws` client, without its `ref`.
@@ -308,6 +310,8 @@ pub mod close {
     pub const UNAVAILABLE: u16 = 1011;
     /// Nothing received for 60 seconds (not even a pong).
     pub const IDLE: u16 = 4000;
+    /// The token already has `MAX_SOCKETS_PER_TOKEN` sockets on this node.
+    pub const TOO_MANY_SOCKETS: u16 = 4029;
     /// The client did not read its messages fast enough and its outbound queue filled up.
     pub const SLOW: u16 = 4008;
 }

@@ -51,6 +51,16 @@ pub struct Config {
     #[arg(long, env = "HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     pub header_timeout_secs: u64,
 
+    /// Rooms (game chats included) one socket may follow at once; past it `room.join` is
+    /// refused with `limit_reached`. 0: no limit.
+    #[arg(long, env = "MAX_ROOMS_PER_SOCKET", default_value_t = 100, value_parser = clap::value_parser!(usize))]
+    pub max_rooms_per_socket: usize,
+
+    /// Sockets one token may hold on this node at once; a socket past it is closed with
+    /// 4029. 0: no limit.
+    #[arg(long, env = "MAX_SOCKETS_PER_TOKEN", default_value_t = 20, value_parser = clap::value_parser!(usize))]
+    pub max_sockets_per_token: usize,
+
     /// How long a room's messages are kept after its last message, in seconds (a game's
     /// chat: a day, as its game).
     #[arg(long, env = "ROOM_RETENTION_SECS", default_value_t = 7 * 86_400, value_parser = clap::value_parser!(u64).range(1..))]

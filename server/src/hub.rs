@@ -164,10 +164,26 @@ impl Hub {
         self.inner.lock().expect("hub lock")
     }
 
-    /// Adds a socket; returns its ID on this node.
-    pub fn register(&self, token: &str, name: &str, kind: SocketKind, outbox: Outbox) -> u64 {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+    /// Adds a socket; returns its ID on this node, or `None` when `token` already holds
+    /// `most` sockets here.
+    pub fn register(
+        &self,
+        token: &str,
+        name: &str,
+        kind: SocketKind,
+        outbox: Outbox,
+        most: usize,
+    ) -> Option<u64> {
         let mut inner = self.lock();
+        if most > 0
+            && inner
+                .by_token
+                .get(token)
+                .is_some_and(|ids| ids.len() >= most)
+        {
+            return None;
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         inner.conns.insert(
             id,
             Conn {
@@ -185,7 +201,15 @@ impl Hub {
             .entry(token.to_string())
             .or_default()
             .push(id);
-        id
+        Some(id)
+    }
+
+    /// How many of `channels` socket `id` follows (those `counts`).
+    pub fn followed(&self, id: u64, counts: impl Fn(&str) -> bool) -> usize {
+        self.lock()
+            .conns
+            .get(&id)
+            .map_or(0, |conn| conn.channels.iter().filter(|c| counts(c)).count())
     }
 
     /// Removes a socket and everything it followed.

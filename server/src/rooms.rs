@@ -331,6 +331,19 @@ pub async fn join(
     validate(room).map_err(|why| refuse(ErrorCode::BadRequest, why))?;
     let state = peer.state;
     let channel = keys::room_channel(room);
+    let most = state.config.max_rooms_per_socket;
+    if most > 0
+        && !state.hub.follows(&channel, peer.id)
+        && state
+            .hub
+            .followed(peer.id, |c| room_of_channel(c).is_some())
+            >= most
+    {
+        return Err(refuse(
+            ErrorCode::LimitReached,
+            format!("a socket follows at most {most} rooms (game chats included): leave one first"),
+        ));
+    }
     let others_here = state.hub.name_follows(&channel, &peer.name, peer.id);
     state.hub.follow(&channel, peer.id, true);
     state.bus.sync(&channel).await;

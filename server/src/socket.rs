@@ -144,9 +144,17 @@ async fn serve(
         tracing::warn!(error = %e, "counting the session in the KPIs failed");
     }
     let (outbox, rx, kick) = Outbox::new(OUTBOX_CAPACITY);
-    let id = state
+    let most = state.config.max_sockets_per_token;
+    let Some(id) = state
         .hub
-        .register(&token, &profile.name, kind, outbox.clone());
+        .register(&token, &profile.name, kind, outbox.clone(), most)
+    else {
+        let reason = format!("this token already has {most} sockets on this node");
+        let _ = sink
+            .send(close_frame(close::TOO_MANY_SOCKETS, &reason))
+            .await;
+        return;
+    };
     if kind == SocketKind::Ws {
         outbox.send_json(&ServerMsg::Hello {
             node: state.node_id.clone(),

@@ -214,3 +214,54 @@ async fn websocket_protocol_errors_close_with_1002_and_invalid_utf8_with_1007() 
     }
     assert_eq!(health(&node).await, 200);
 }
+
+#[tokio::test]
+async fn a_socket_follows_at_most_max_rooms_per_socket_rooms() {
+    use serde_json::json;
+    let redis = Redis::start().await;
+    let node = Server::start(&redis.url(), &[("MAX_ROOMS_PER_SOCKET", "3")]).await;
+    let token = e2e::token(&e2e::new_session(&node.base, "joiner").await);
+    let (mut ws, _) = e2e::Ws::hello(&node.ws_url("/ws", &token)).await;
+    for room in ["r1", "r2", "r3"] {
+        ws.send(json!({"type": "room.join", "room": room, "ref": room}))
+            .await;
+        assert_eq!(ws.answer(room).await["type"], "room.joined");
+    }
+    ws.send(json!({"type": "room.join", "room": "r4", "ref": "r4"}))
+        .await;
+    let refused = ws.answer("r4").await;
+    assert_eq!(refused["code"], "limit_reached", "{refused}");
+    ws.send(json!({"type": "room.join", "room": "r2", "ref": "again"}))
+        .await;
+    assert_eq!(
+        ws.answer("again").await["type"],
+        "room.joined",
+        "a room it follows"
+    );
+    ws.send(json!({"type": "room.leave", "room": "r1", "ref": "out"}))
+        .await;
+    assert_eq!(ws.answer("out").await["type"], "ack");
+    ws.send(json!({"type": "room.join", "room": "r4", "ref": "now"}))
+        .await;
+    assert_eq!(
+        ws.answer("now").await["type"],
+        "room.joined",
+        "room again once one is left"
+    );
+}
+
+#[tokio::test]
+async fn a_token_holds_at_most_max_sockets_per_token_sockets_on_a_node() {
+    let redis = Redis::start().await;
+    let node = Server::start(&redis.url(), &[("MAX_SOCKETS_PER_TOKEN", "2")]).await;
+    let token = e2e::token(&e2e::new_session(&node.base, "hoarder").await);
+    let url = node.ws_url("/ws", &token);
+    let (first, _) = e2e::Ws::hello(&url).await;
+    let (_second, _) = e2e::Ws::hello(&url).await;
+    let mut third = e2e::Ws::connect(&url).await;
+    assert_eq!(third.close_code().await, 4029);
+    drop(first);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_again, hello) = e2e::Ws::hello(&url).await;
+    assert_eq!(hello["type"], "hello", "a socket again once one closed");
+}

@@ -228,6 +228,8 @@ async fn help_lists_every_setting() {
                 "MAX_CONNECTIONS",
                 "MAX_CONNECTIONS_PER_IP",
                 "HEADER_TIMEOUT_SECS",
+                "MAX_ROOMS_PER_SOCKET",
+                "MAX_SOCKETS_PER_TOKEN",
                 "NODE_ID",
                 "SESSION_TTL_SECS",
                 "HISTORY_MAX",
