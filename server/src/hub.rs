@@ -161,7 +161,10 @@ pub struct Leftovers {
 
 impl Hub {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().expect("hub lock")
+        // A panic elsewhere while the lock was held must not take every socket down with
+        // it: each change under the lock is a few map operations that leave the maps
+        // consistent, so the data is used as it is.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Adds a socket; returns its ID on this node, or `None` when `token` already holds

@@ -48,7 +48,7 @@ impl Stats {
     pub fn record(&self, kind: Option<&'static str>, took: Duration) {
         let minute = start_of_minute(clock::now_millis() / 1000);
         let micros = took.as_micros() as u64;
-        let mut pending = self.pending.lock().expect("stats lock");
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         for k in kind.into_iter().chain([ALL]) {
             let tally = pending.entry((minute, k)).or_default();
             tally.requests += 1;
@@ -58,7 +58,7 @@ impl Stats {
 
     /// Adds what this node counted to Redis; on failure keeps it for the next try.
     async fn flush(&self, client: &Client) {
-        let batch = std::mem::take(&mut *self.pending.lock().expect("stats lock"));
+        let batch = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
         if batch.is_empty() {
             return;
         }
@@ -83,7 +83,7 @@ impl Stats {
         }
         if let Err(e) = pipeline.all::<Vec<Value>>().await {
             tracing::warn!(error = %e, "flushing stats failed; keeping them for the next try");
-            let mut pending = self.pending.lock().expect("stats lock");
+            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
             for (key, tally) in batch {
                 let kept = pending.entry(key).or_default();
                 kept.requests += tally.requests;
