@@ -320,3 +320,89 @@ async fn the_service_user_may_not_touch_the_server_or_other_keys() {
     let allowed: Option<String> = service.get("rate:{t}:5s").await.unwrap();
     assert_eq!(allowed, None);
 }
+
+/// Keys that may live without a lifetime, with what bounds them instead.
+const WITHOUT_TTL: [(&str, &str); 8] = [
+    ("message_channel", "capped stream (MAXLEN)"),
+    ("response_channel", "capped stream (MAXLEN)"),
+    ("bot_turns", "capped stream (MAXLEN)"),
+    ("leaderboard:", "one entry per ranked name"),
+    ("presence:seats", "index emptied by the sweeper"),
+    ("presence:rooms", "index emptied by the sweeper"),
+    ("matchmaking:queue", "emptied as games are matched or left"),
+    (
+        ":presence",
+        "a room's presence, emptied by departures and the sweeper",
+    ),
+];
+
+#[tokio::test]
+async fn after_every_kind_of_traffic_no_key_lives_forever_but_the_documented_ones() {
+    use fred::prelude::*;
+    let c = e2e::Cluster::start().await;
+    let alice_doc = new_session(&c.a.base, "alice").await;
+    let bob_doc = new_session(&c.b.base, "bob").await;
+    let (mut alice, _) = Ws::hello(&c.a.ws_url("/ws", &token(&alice_doc))).await;
+    let (mut bob, _) = Ws::hello(&c.b.ws_url("/ws", &token(&bob_doc))).await;
+    alice
+        .send(json!({"type": "bot.say", "text": "hello"}))
+        .await;
+    alice.recv_type("bot.reply").await;
+    alice
+        .send(json!({"type": "room.join", "room": "lobby", "ref": "j"}))
+        .await;
+    alice.answer("j").await;
+    alice
+        .send(json!({"type": "room.say", "room": "lobby", "text": "hi", "ref": "s"}))
+        .await;
+    alice.answer("s").await;
+    let id = e2e::start_game(&mut alice, &mut bob).await;
+    for (x_moves, cell) in [(true, 0), (false, 3), (true, 1), (false, 4), (true, 2)] {
+        let ws = if x_moves { &mut alice } else { &mut bob };
+        ws.send(json!({"type": "game.move", "game": id, "cell": cell, "ref": "m"}))
+            .await;
+        ws.answer("m").await;
+    }
+    alice
+        .send(json!({"type": "game.create", "vs_bot": true, "ref": "b"}))
+        .await;
+    let vs_bot = alice.answer("b").await["game"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    alice
+        .send(json!({"type": "game.move", "game": vs_bot, "cell": 4, "ref": "bm"}))
+        .await;
+    alice.answer("bm").await;
+    bob.send(json!({"type": "game.quick", "ref": "q"})).await;
+    bob.answer("q").await;
+    // Stats are flushed once a second.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    let client = c.redis.client().await;
+    let mut keys: Vec<String> = Vec::new();
+    let mut cursor = "0".to_string();
+    loop {
+        let (next, batch): (String, Vec<String>) = client
+            .custom(fred::cmd!("SCAN"), vec![cursor.as_str(), "COUNT", "1000"])
+            .await
+            .unwrap();
+        keys.extend(batch);
+        if next == "0" {
+            break;
+        }
+        cursor = next;
+    }
+    assert!(keys.len() > 20, "the traffic wrote keys: {keys:?}");
+    let mut forever = Vec::new();
+    for key in &keys {
+        let ttl: i64 = client.ttl(key.as_str()).await.unwrap();
+        let allowed = WITHOUT_TTL
+            .iter()
+            .any(|(pattern, _)| key.starts_with(pattern) || key.ends_with(pattern));
+        if ttl == -1 && !allowed {
+            forever.push(key.clone());
+        }
+    }
+    assert!(forever.is_empty(), "keys without a lifetime: {forever:?}");
+}

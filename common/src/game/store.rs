@@ -121,6 +121,9 @@ struct CountedToday {
     names: std::collections::HashSet<String>,
 }
 
+/// How long a day's count of players is kept.
+const PLAYERS_OF_DAY_TTL_SECS: i64 = 8 * 86_400;
+
 /// Most names remembered as counted today; past it, every game counts its players again
 /// (the HyperLogLog does not mind).
 const COUNTED_NAMES: usize = 100_000;
@@ -583,9 +586,11 @@ impl Games {
                 return Ok(());
             }
         }
-        let _: i64 = self
+        let key = keys::players_of_day(&today);
+        let _: i64 = self.client.pfadd(&key, vec![name]).await?;
+        let _: bool = self
             .client
-            .pfadd(keys::players_of_day(&today), vec![name])
+            .expire(&key, PLAYERS_OF_DAY_TTL_SECS, None)
             .await?;
         let mut counted = self.counted.lock().unwrap_or_else(|e| e.into_inner());
         if counted.day != today {
