@@ -61,6 +61,12 @@ pub struct Config {
     #[arg(long, env = "MAX_SOCKETS_PER_TOKEN", default_value_t = 20, value_parser = clap::value_parser!(usize))]
     pub max_sockets_per_token: usize,
 
+    /// Games not over that one token may have opened (created or queued for) through its
+    /// sockets on this node; past it `game.create` and `game.quick` are refused with
+    /// `limit_reached`. 0: no limit.
+    #[arg(long, env = "MAX_OPEN_GAMES_PER_TOKEN", default_value_t = 10, value_parser = clap::value_parser!(usize))]
+    pub max_open_games_per_token: usize,
+
     /// How long a room's messages are kept after its last message, in seconds (a game's
     /// chat: a day, as its game).
     #[arg(long, env = "ROOM_RETENTION_SECS", default_value_t = 7 * 86_400, value_parser = clap::value_parser!(u64).range(1..))]

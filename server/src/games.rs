@@ -148,12 +148,26 @@ async fn join_room(peer: &Peer<'_>, id: &str, since: Option<&str>) {
     }
 }
 
+/// Refuses to open another game for a token that already sits in `MAX_OPEN_GAMES_PER_TOKEN`
+/// games not over through this node.
+fn may_open(peer: &Peer<'_>) -> Result<(), Refusal> {
+    let most = peer.state.config.max_open_games_per_token;
+    if most > 0 && peer.state.hub.open_games(&peer.token) >= most {
+        return Err((
+            ErrorCode::LimitReached,
+            format!("at most {most} open games at once: finish or leave one first"),
+        ));
+    }
+    Ok(())
+}
+
 /// `game.create`.
 pub async fn create(
     peer: &Peer<'_>,
     vs_bot: bool,
     reference: Option<String>,
 ) -> Result<(), Refusal> {
+    may_open(peer)?;
     let id = Games::new_id();
     reserve_seat(peer, &id).await?;
     follow(peer, &id).await;
@@ -227,6 +241,7 @@ pub async fn join(
 
 /// `game.quick`: pairs with the player waiting longest, or waits for the next one.
 pub async fn quick(peer: &Peer<'_>, reference: Option<String>) -> Result<(), Refusal> {
+    may_open(peer)?;
     let games = &peer.state.games;
     let mine = Games::new_id();
     follow(peer, &mine).await;

@@ -527,6 +527,21 @@ impl Hub {
             .collect()
     }
 
+    /// Games not over (as far as this node has seen) in which the sockets of `token` here
+    /// hold a seat.
+    pub fn open_games(&self, token: &str) -> usize {
+        let inner = self.lock();
+        let Some(ids) = inner.by_token.get(token) else {
+            return 0;
+        };
+        let open: HashSet<&String> = ids
+            .iter()
+            .filter_map(|id| inner.conns.get(id))
+            .flat_map(|c| c.seats.iter().filter(|(_, over)| !**over).map(|(g, _)| g))
+            .collect();
+        open.len()
+    }
+
     pub fn set_queued(&self, id: u64, game: Option<String>) {
         if let Some(conn) = self.lock().conns.get_mut(&id) {
             conn.queued = game;

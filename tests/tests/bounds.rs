@@ -265,3 +265,73 @@ async fn a_token_holds_at_most_max_sockets_per_token_sockets_on_a_node() {
     let (_again, hello) = e2e::Ws::hello(&url).await;
     assert_eq!(hello["type"], "hello", "a socket again once one closed");
 }
+
+#[tokio::test]
+async fn a_token_opens_at_most_max_open_games_per_token_games_at_once() {
+    use serde_json::json;
+    let redis = Redis::start().await;
+    let node = Server::start(&redis.url(), &[("MAX_OPEN_GAMES_PER_TOKEN", "2")]).await;
+    let token = e2e::token(&e2e::new_session(&node.base, "opener").await);
+    let (mut ws, _) = e2e::Ws::hello(&node.ws_url("/ws", &token)).await;
+    let mut ids = Vec::new();
+    for reference in ["g1", "g2"] {
+        ws.send(json!({"type": "game.create", "ref": reference}))
+            .await;
+        let created = ws.answer(reference).await;
+        assert_eq!(created["type"], "game.state", "{created}");
+        ids.push(created["game"]["id"].as_str().unwrap().to_string());
+    }
+    for (request, reference) in [("game.create", "g3"), ("game.quick", "q")] {
+        ws.send(json!({"type": request, "ref": reference})).await;
+        let refused = ws.answer(reference).await;
+        assert_eq!(refused["code"], "limit_reached", "{request}: {refused}");
+    }
+    ws.send(json!({"type": "game.leave", "game": ids[0], "ref": "out"}))
+        .await;
+    ws.answer("out").await;
+    ws.send(json!({"type": "game.create", "ref": "g4"})).await;
+    assert_eq!(
+        ws.answer("g4").await["type"],
+        "game.state",
+        "room for one again"
+    );
+}
+
+#[tokio::test]
+async fn with_a_full_history_of_the_largest_messages_no_redis_command_takes_over_5_ms() {
+    use serde_json::json;
+    // HISTORY_MAX messages of the largest size: the scripts look at the end of the
+    // history only, so no command takes over 5 ms (SLOWLOG) for the next replies.
+    let redis = Redis::start().await;
+    let url = redis.url();
+    let env = [
+        ("HISTORY_MAX", "200"),
+        ("RATE_PER_5S", "100000"),
+        ("RATE_PER_MIN", "100000"),
+    ];
+    let (node, _worker) = tokio::join!(Server::start(&url, &env), e2e::Worker::start(&url, &env));
+    let token = e2e::token(&e2e::new_session(&node.base, "talkative").await);
+    let (mut ws, _) = e2e::Ws::hello(&node.ws_url("/ws", &token)).await;
+    let big = "w".repeat(4000);
+    for i in 0..110 {
+        ws.send(json!({"type": "bot.say", "text": big, "ref": i.to_string()}))
+            .await;
+        ws.recv_type("bot.reply").await;
+    }
+    redis
+        .on_every_node(&["config", "set", "slowlog-log-slower-than", "5000"])
+        .await;
+    redis.on_every_node(&["slowlog", "reset"]).await;
+    for i in 0..10 {
+        ws.send(json!({"type": "bot.say", "text": big, "ref": format!("late{i}")}))
+            .await;
+        ws.recv_type("bot.reply").await;
+    }
+    let (_, history) = e2e::refresh(&node.base, &token).await;
+    assert_eq!(history["messages"].as_array().unwrap().len(), 200);
+    let slow = redis.on_every_node(&["slowlog", "len"]).await;
+    assert!(
+        slow.iter().all(|n| n == "0"),
+        "commands over 5 ms: {slow:?}"
+    );
+}

@@ -230,6 +230,7 @@ async fn help_lists_every_setting() {
                 "HEADER_TIMEOUT_SECS",
                 "MAX_ROOMS_PER_SOCKET",
                 "MAX_SOCKETS_PER_TOKEN",
+                "MAX_OPEN_GAMES_PER_TOKEN",
                 "NODE_ID",
                 "SESSION_TTL_SECS",
                 "HISTORY_MAX",
