@@ -5,6 +5,17 @@ use std::time::Duration;
 use e2e::{new_session, refresh, token, Cluster, Redis, Ws};
 use serde_json::{json, Value};
 
+/// The texts of the human messages in a session document's history, in order.
+fn human_texts(history: &Value) -> Vec<&str> {
+    history["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["source"] == "human")
+        .map(|m| m["msg"].as_str().unwrap())
+        .collect()
+}
+
 #[tokio::test]
 async fn redis_restarted_mid_run_degrades_then_recovers_and_loses_nothing_acknowledged() {
     let redis = Redis::start_persistent().await;
@@ -61,13 +72,7 @@ async fn redis_restarted_mid_run_degrades_then_recovers_and_loses_nothing_acknow
 
     let (status, history) = refresh(&c.b.base, &t).await;
     assert_eq!(status, 200);
-    let texts: Vec<&str> = history["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["source"] == "human")
-        .map(|m| m["msg"].as_str().unwrap())
-        .collect();
+    let texts = human_texts(&history);
     assert!(
         texts.contains(&"before") && texts.contains(&"after"),
         "{texts:?}"
@@ -210,13 +215,7 @@ async fn a_full_redis_refuses_writes_clearly_loses_nothing_and_recovers_when_fre
     assert_eq!(after["type"], "ack", "{after}");
     assert_eq!(ws.recv_type("bot.reply").await["in_reply_to"], after["id"]);
     let (_, history) = refresh(&c.b.base, &t).await;
-    let texts: Vec<&str> = history["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["source"] == "human")
-        .map(|m| m["msg"].as_str().unwrap())
-        .collect();
+    let texts = human_texts(&history);
     assert_eq!(
         texts,
         ["before", "after"],
