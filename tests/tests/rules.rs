@@ -1,0 +1,191 @@
+//! The rules exist twice: in `game.lua` (what the service enforces, atomically in Redis) and
+//! in `common::game::rules` (the pure rules the bot plays by). This suite plays many random
+//! games through the real script on a real Redis and through the pure rules side by side,
+//! moves legal and illegal by either seat, rematches and leaves, and checks that every
+//! outcome agrees: the board, whose turn, the status, the winner and line, and the error.
+
+use common::{
+    game::{
+        rules::{self, Mark, MoveError, Outcome},
+        store::{Answer, Game, Games, Status},
+    },
+    protocol::ErrorCode,
+    redis::{self as redis_conn, Role},
+};
+use e2e::Redis;
+
+/// A small deterministic generator (xorshift), so a failing game can be replayed.
+struct Dice(u64);
+
+impl Dice {
+    fn roll(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// What the pure rules expect of the game: its board, and who holds which mark.
+struct Model {
+    board: rules::Board,
+    x_token: &'static str,
+    o_token: &'static str,
+    abandoned: bool,
+}
+
+impl Model {
+    fn mark_of(&self, token: &str) -> Mark {
+        if token == self.x_token {
+            Mark::X
+        } else {
+            Mark::O
+        }
+    }
+
+    /// The expected answer to `token` playing `cell`: the new board, or the error code.
+    fn play(&mut self, token: &str, cell: i64) -> Result<(), ErrorCode> {
+        if self.abandoned {
+            return Err(ErrorCode::GameOver);
+        }
+        let mark = self.mark_of(token);
+        let result = if (0..9).contains(&cell) {
+            rules::play(&self.board, mark, cell as usize)
+        } else {
+            // The script checks the turn before the cell.
+            match rules::outcome(&self.board) {
+                Outcome::Next(next) if next != mark => Err(MoveError::NotYourTurn),
+                Outcome::Next(_) => Err(MoveError::NoSuchCell),
+                _ => Err(MoveError::GameOver),
+            }
+        };
+        match result {
+            Ok(board) => {
+                self.board = board;
+                Ok(())
+            }
+            Err(MoveError::NotYourTurn) => Err(ErrorCode::NotYourTurn),
+            Err(MoveError::GameOver) => Err(ErrorCode::GameOver),
+            Err(MoveError::CellTaken) => Err(ErrorCode::CellTaken),
+            Err(MoveError::NoSuchCell) => Err(ErrorCode::BadRequest),
+        }
+    }
+
+    fn is_over(&self) -> bool {
+        self.abandoned || !matches!(rules::outcome(&self.board), Outcome::Next(_))
+    }
+
+    /// Checks a game object from the script against the model.
+    fn agrees(&self, game: &Game, context: &str) {
+        assert_eq!(game.board, self.board, "board, {context}");
+        if self.abandoned {
+            assert_eq!(game.status, Status::Abandoned, "{context}");
+            return;
+        }
+        match rules::outcome(&self.board) {
+            Outcome::Next(mark) => {
+                assert_eq!(game.status, Status::Playing, "{context}");
+                assert_eq!(game.next, Some(mark), "next, {context}");
+                assert_eq!((game.winner, game.line), (None, None), "{context}");
+            }
+            Outcome::Won(mark, line) => {
+                assert_eq!(game.status, Status::Won, "{context}");
+                assert_eq!(game.winner, Some(mark), "winner, {context}");
+                assert_eq!(game.line, Some(line), "line, {context}");
+                assert_eq!(game.next, None, "{context}");
+            }
+            Outcome::Draw => {
+                assert_eq!(game.status, Status::Draw, "{context}");
+                assert_eq!(game.winner, None, "{context}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_script_and_the_pure_rules_agree_on_every_outcome_of_many_random_games() {
+    let redis = Redis::start().await;
+    let client = redis_conn::connect(&redis.url(), Role::Commands)
+        .await
+        .expect("Redis");
+    let games = Games::new(client, false);
+    let mut dice = Dice(0x9E37_79B9_7F4A_7C15);
+    let (mut moves, mut refusals, mut rematches, mut leaves) = (0, 0, 0, 0);
+    for round in 0..200 {
+        let id = format!("rules{round}");
+        let created = games
+            .create(&id, "tx", "xena", false, false, None)
+            .await
+            .unwrap();
+        assert!(matches!(created, Answer::Changed(_)), "{created:?}");
+        let joined = games.join(&id, "to", "otto", true, None).await.unwrap();
+        let Answer::Changed(game) = joined else {
+            panic!("{joined:?}")
+        };
+        let mut model = Model {
+            board: [None; 9],
+            x_token: "tx",
+            o_token: "to",
+            abandoned: false,
+        };
+        model.agrees(&game, "after the join");
+        for step in 0..40 {
+            let token = if dice.roll(2) == 0 { "tx" } else { "to" };
+            let context = format!("game {round} step {step}, {token}");
+            if model.is_over() {
+                if model.abandoned || dice.roll(4) == 0 {
+                    break;
+                }
+                // Both ask for a rematch: the first gets an ack, the second swaps the seats.
+                let other = if token == "tx" { "to" } else { "tx" };
+                let first = games.rematch(&id, token, None).await.unwrap();
+                assert_eq!(first, Answer::Ack, "{context}");
+                let second = games.rematch(&id, other, None).await.unwrap();
+                let Answer::Changed(game) = second else {
+                    panic!("{context}: {second:?}")
+                };
+                (model.x_token, model.o_token) = (model.o_token, model.x_token);
+                model.board = [None; 9];
+                model.agrees(&game, &context);
+                rematches += 1;
+                continue;
+            }
+            if dice.roll(25) == 0 {
+                let answer = games.leave(&id, token, None).await.unwrap();
+                let Answer::Changed(game) = answer else {
+                    panic!("{context}: {answer:?}")
+                };
+                model.abandoned = true;
+                model.agrees(&game, &context);
+                assert_eq!(game.winner, Some(model.mark_of(token).other()), "{context}");
+                leaves += 1;
+                continue;
+            }
+            let cell = dice.roll(11) as i64 - 1;
+            let expected = model.play(token, cell);
+            let answer = games.play(&id, token, cell, None).await.unwrap();
+            match (expected, answer) {
+                (Ok(()), Answer::Changed(game)) => {
+                    model.agrees(&game, &format!("{context} on {cell}"));
+                    moves += 1;
+                }
+                (Err(code), Answer::Refused(got, _)) => {
+                    assert_eq!(got, code, "{context} on {cell}");
+                    refusals += 1;
+                }
+                (expected, answer) => {
+                    panic!("{context} on {cell}: rules {expected:?}, script {answer:?}")
+                }
+            }
+        }
+    }
+    // The random games did exercise every path.
+    assert!(
+        moves > 1000 && refusals > 1000,
+        "{moves} moves, {refusals} refusals"
+    );
+    assert!(
+        rematches > 20 && leaves > 20,
+        "{rematches} rematches, {leaves} leaves"
+    );
+}
