@@ -1,0 +1,186 @@
+//! The hub's ordering rules, without Redis: cursors (each position once, in order),
+//! holding back while a socket joins, the requester's own copy with its ref, its own
+//! answer before the pub/sub copy, and a bot reply after the ack.
+
+use axum::extract::ws::Message;
+use common::{
+    game::store::Origin,
+    protocol::{ChatMessage, RoomMessage, ServerMsg, Source},
+};
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use super::*;
+
+const ROOM: &str = "room:{lobby}:events";
+
+/// A socket registered on `hub`: its ID and what it was sent.
+fn socket(hub: &Hub, token: &str) -> (u64, mpsc::Receiver<Box<Message>>) {
+    let (outbox, rx, _kick) = Outbox::new(64);
+    let id = hub
+        .register(token, token, SocketKind::Ws, outbox, 0)
+        .expect("no limit");
+    (id, rx)
+}
+
+/// Every frame queued for a socket so far, as JSON.
+fn sent(rx: &mut mpsc::Receiver<Box<Message>>) -> Vec<Value> {
+    let mut frames = Vec::new();
+    while let Ok(msg) = rx.try_recv() {
+        if let Message::Text(text) = *msg {
+            frames.push(serde_json::from_str(text.as_str()).unwrap());
+        }
+    }
+    frames
+}
+
+fn message(text: &str) -> ServerMsg {
+    ServerMsg::RoomMessage {
+        reference: None,
+        message: RoomMessage {
+            room: "lobby".into(),
+            id: "1-0".into(),
+            from: "ann".into(),
+            text: text.into(),
+            timestamp: "t".into(),
+        },
+    }
+}
+
+/// Publishes `text` at `position` on the room, from `origin`.
+fn publish(hub: &Hub, position: Position, text: &str, origin: Option<&Origin>) {
+    let plain = message(text);
+    let reference = origin.and_then(|o| o.reference.clone());
+    hub.publish(ROOM, position, "node", origin, &plain, || {
+        let ServerMsg::RoomMessage { message, .. } = message(text) else {
+            unreachable!()
+        };
+        ServerMsg::RoomMessage {
+            reference: reference.clone(),
+            message,
+        }
+    });
+}
+
+fn texts(frames: &[Value]) -> Vec<&str> {
+    frames
+        .iter()
+        .map(|f| f["text"].as_str().unwrap_or("?"))
+        .collect()
+}
+
+#[test]
+fn stream_ids_order_as_positions() {
+    let a = stream_position("1700000000000-3").unwrap();
+    let b = stream_position("1700000000000-10").unwrap();
+    let c = stream_position("1700000000001-0").unwrap();
+    assert!(a < b && b < c);
+    assert!(stream_position("nope").is_none());
+}
+
+#[test]
+fn a_follower_gets_each_position_once_and_never_an_older_one() {
+    let hub = Hub::default();
+    let (id, mut rx) = socket(&hub, "ann");
+    hub.follow(ROOM, id, false);
+    publish(&hub, 5, "five", None);
+    publish(&hub, 5, "five again", None);
+    publish(&hub, 3, "three", None);
+    publish(&hub, 7, "seven", None);
+    assert_eq!(texts(&sent(&mut rx)), ["five", "seven"]);
+}
+
+#[test]
+fn while_joining_events_wait_and_only_those_after_the_answer_follow_it_in_order() {
+    let hub = Hub::default();
+    let (id, mut rx) = socket(&hub, "ann");
+    hub.follow(ROOM, id, true);
+    publish(&hub, 9, "nine", None);
+    publish(&hub, 5, "five", None);
+    publish(&hub, 7, "seven", None);
+    assert!(sent(&mut rx).is_empty(), "held back while joining");
+    let answer = ServerMsg::Ack {
+        reference: Some("j".into()),
+        id: None,
+    };
+    // The join's history ends at position 6: "five" is in it, the others follow it.
+    hub.joined(ROOM, id, Some(6), &answer);
+    let frames = sent(&mut rx);
+    assert_eq!(frames[0]["type"], "ack");
+    assert_eq!(texts(&frames[1..]), ["seven", "nine"], "in order, once");
+}
+
+#[test]
+fn the_requester_gets_its_copy_with_its_ref_and_the_others_without() {
+    let hub = Hub::default();
+    let (ann, mut ann_rx) = socket(&hub, "ann");
+    let (ben, mut ben_rx) = socket(&hub, "ben");
+    hub.follow(ROOM, ann, false);
+    hub.follow(ROOM, ben, false);
+    let origin = Origin {
+        node: "node".into(),
+        conn: ann,
+        reference: Some("r1".into()),
+    };
+    publish(&hub, 1, "hi", Some(&origin));
+    assert_eq!(sent(&mut ann_rx)[0]["ref"], "r1");
+    assert!(sent(&mut ben_rx)[0].get("ref").is_none());
+    // The same socket ID on another node is another socket.
+    let elsewhere = Origin {
+        node: "other".into(),
+        ..origin
+    };
+    publish(&hub, 2, "again", Some(&elsewhere));
+    assert!(sent(&mut ann_rx)[0].get("ref").is_none());
+}
+
+#[test]
+fn the_requesters_own_answer_makes_the_pub_sub_copy_a_duplicate() {
+    let hub = Hub::default();
+    let (id, mut rx) = socket(&hub, "ann");
+    hub.follow(ROOM, id, false);
+    hub.answer_change(ROOM, id, 4, &message("mine"));
+    publish(&hub, 4, "mine, through pub/sub", None);
+    publish(&hub, 3, "older, still on its way", None);
+    assert_eq!(texts(&sent(&mut rx)), ["mine"]);
+}
+
+#[test]
+fn a_bot_reply_that_comes_before_the_ack_waits_for_it() {
+    let hub = Hub::default();
+    let (id, mut rx) = socket(&hub, "ann");
+    hub.hold_replies(id);
+    let reply = ChatMessage {
+        id: "r".into(),
+        source: Source::Bot,
+        msg: "hello".into(),
+        timestamp: "t".into(),
+        in_reply_to: Some("m".into()),
+    };
+    hub.deliver_reply("ann", &reply);
+    assert!(sent(&mut rx).is_empty(), "held until the ack is queued");
+    let ack = ServerMsg::Ack {
+        reference: None,
+        id: Some("m".into()),
+    };
+    hub.release_replies(id, &ack);
+    let frames = sent(&mut rx);
+    assert_eq!(frames[0]["type"], "ack");
+    assert_eq!(frames[1]["type"], "bot.reply");
+    assert_eq!(frames.len(), 2);
+}
+
+#[test]
+fn a_token_past_its_socket_limit_is_not_registered() {
+    let hub = Hub::default();
+    let (outbox, _rx, _kick) = Outbox::new(4);
+    assert!(hub
+        .register("ann", "ann", SocketKind::Ws, outbox.clone(), 1)
+        .is_some());
+    assert!(hub
+        .register("ann", "ann", SocketKind::Ws, outbox.clone(), 1)
+        .is_none());
+    assert!(hub
+        .register("ben", "ben", SocketKind::Ws, outbox, 1)
+        .is_some());
+}
