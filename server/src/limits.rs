@@ -116,7 +116,7 @@ impl Limits {
             .evalsha_with_reload(&self.client, keys, args)
             .await?;
         let until = now + Duration::from_millis(ms);
-        let lease = Lease {
+        let mut lease = Lease {
             left: granted.saturating_sub(1),
             refused: granted == 0,
             until,
@@ -126,6 +126,14 @@ impl Limits {
         if leases.by_token.len() >= leases.prune_at {
             leases.by_token.retain(|_, l| l.until > now);
             leases.prune_at = (leases.by_token.len() * 2).max(1024);
+        }
+        // Another socket of the token on this node may have reserved meanwhile: keep what
+        // is left of that too.
+        if let Some(other) = leases.by_token.get(token) {
+            if granted > 0 && !other.refused && other.until > now {
+                lease.left += other.left;
+                lease.until = lease.until.min(other.until);
+            }
         }
         leases.by_token.insert(token.to_string(), lease);
         Ok((granted == 0).then_some(ms.max(1)))
