@@ -58,6 +58,15 @@ async fn half_sent_requests_and_silent_connections_are_closed_within_the_deadlin
         conns.push(conn);
     }
     assert_eq!(health(&node).await, 200, "the node serves meanwhile");
+    // A kept-alive connection that sends no next request is closed the same way.
+    let mut kept = connect(&node, Ipv4Addr::LOCALHOST).await;
+    kept.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = [0u8; 12];
+    kept.read_exact(&mut answer).await.unwrap();
+    assert_eq!(&answer, b"HTTP/1.1 200");
+    conns.push(kept);
     for (i, conn) in conns.iter_mut().enumerate() {
         assert!(
             closed_within(conn, Duration::from_secs(4)).await,
