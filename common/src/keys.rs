@@ -68,6 +68,11 @@ pub fn room_log(room: &str) -> String {
     format!("room:{{{room}}}:log")
 }
 
+/// The ID of a room's last message (so the next one can name it), living as its log does.
+pub fn room_last(room: &str) -> String {
+    format!("room:{{{room}}}:last")
+}
+
 /// Cap of a room's stream.
 pub const ROOM_LOG_MAXLEN: i64 = 5_000;
 
@@ -155,6 +160,7 @@ mod tests {
         }
         for key in [
             super::room_log("lobby"),
+            super::room_last("lobby"),
             super::room_presence("lobby"),
             super::room_channel("lobby"),
         ] {

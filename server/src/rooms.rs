@@ -123,7 +123,11 @@ impl Rooms {
         ];
         Ok(self
             .say
-            .evalsha_with_reload(&self.client, vec![keys::room_log(room)], args)
+            .evalsha_with_reload(
+                &self.client,
+                vec![keys::room_log(room), keys::room_last(room)],
+                args,
+            )
             .await?)
     }
 

@@ -85,24 +85,37 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts a node on a free port and waits until `/health` answers 200.
+    /// Starts a node on a free port and waits until `/health` answers 200. A node that
+    /// exits at start (its port was taken meanwhile by another test's outgoing
+    /// connection) is started again on another port.
     pub async fn start(redis_url: &str, envs: &[(&str, &str)]) -> Server {
-        let port = free_port();
-        let bind = format!("127.0.0.1:{port}");
-        let mut all = vec![("REDIS_URL", redis_url), ("BIND_ADDR", bind.as_str())];
-        all.extend_from_slice(envs);
-        let mut proc = Proc::spawn("server", &[], &all);
-        let base = format!("http://127.0.0.1:{port}");
+        for _ in 0..5 {
+            let port = free_port();
+            let bind = format!("127.0.0.1:{port}");
+            let mut all = vec![("REDIS_URL", redis_url), ("BIND_ADDR", bind.as_str())];
+            all.extend_from_slice(envs);
+            let mut proc = Proc::spawn("server", &[], &all);
+            let base = format!("http://127.0.0.1:{port}");
+            if Server::healthy(&mut proc, &base).await {
+                return Server { proc, port, base };
+            }
+        }
+        panic!("the server exited during start-up on five ports");
+    }
+
+    /// Waits until `/health` answers 200 (true), or the process exits (false).
+    async fn healthy(proc: &mut Proc, base: &str) -> bool {
         let health = format!("{base}/health");
         let http = reqwest::Client::new();
         let start = std::time::Instant::now();
         loop {
             if let Some(status) = proc.exited() {
-                panic!("server exited during start-up: {status}");
+                eprintln!("server exited during start-up: {status}");
+                return false;
             }
             if let Ok(resp) = http.get(&health).send().await {
                 if resp.status() == 200 {
-                    break;
+                    return true;
                 }
             }
             assert!(
@@ -111,7 +124,6 @@ impl Server {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Server { proc, port, base }
     }
 
     /// `ws://…/PATH?token=TOKEN` on this node.
