@@ -69,46 +69,13 @@ pub async fn ensure_worker_group(client: &Client, stream: &str) -> Result<(), Er
 /// Reads new entries of `stream` for `consumer` of the group `workers` on the blocking
 /// client `reader`, waiting up to `block_ms`. If the group vanished with the stream (a
 /// Redis restarted without persistence), it is created again through `commands`.
+///
+/// When `stopping` resolves first, the blocking read is ended on the Redis side at once
+/// (`CLIENT UNBLOCK`, from another connection), so that Redis hands this consumer nothing
+/// more, and what Redis had already handed over is returned (for the caller to finish
+/// before it exits): a read only dropped here would stay blocked in Redis, and a message
+/// arriving meanwhile would be given to a consumer that is gone.
 pub async fn read_group(
-    reader: &Client,
-    commands: &Client,
-    stream: &str,
-    consumer: &str,
-    count: u64,
-    block_ms: u64,
-) -> Result<Entries, Error> {
-    let read = reader.xreadgroup::<Value, _, _, _, _>(
-        keys::WORKER_GROUP,
-        consumer,
-        Some(count),
-        Some(block_ms),
-        false,
-        stream,
-        ">",
-    );
-    match tokio::time::timeout(
-        crate::redis::BLOCKING_TIMEOUT + std::time::Duration::from_secs(1),
-        read,
-    )
-    .await
-    {
-        Ok(Ok(answer)) => entries(answer),
-        Ok(Err(e)) => {
-            if e.details().contains("NOGROUP") {
-                ensure_worker_group(commands, stream).await?;
-            }
-            Err(e)
-        }
-        Err(_) => Ok(Vec::new()),
-    }
-}
-
-/// Reads like [`read_group`] until `stopping` resolves. Then it ends the blocking read on
-/// the Redis side at once (`CLIENT UNBLOCK`, from another connection), so that Redis hands
-/// this consumer nothing more, and returns what Redis had already handed over (for the
-/// caller to finish before it exits): a read only dropped here would stay blocked in
-/// Redis, and a message arriving meanwhile would be given to a consumer that is gone.
-pub async fn read_group_until(
     reader: &Client,
     commands: &Client,
     stream: &str,
@@ -117,7 +84,32 @@ pub async fn read_group_until(
     block_ms: u64,
     stopping: impl std::future::Future<Output = ()>,
 ) -> Result<Entries, Error> {
-    let read = read_group(reader, commands, stream, consumer, count, block_ms);
+    let read = async {
+        let read = reader.xreadgroup::<Value, _, _, _, _>(
+            keys::WORKER_GROUP,
+            consumer,
+            Some(count),
+            Some(block_ms),
+            false,
+            stream,
+            ">",
+        );
+        match tokio::time::timeout(
+            crate::redis::BLOCKING_TIMEOUT + std::time::Duration::from_secs(1),
+            read,
+        )
+        .await
+        {
+            Ok(Ok(answer)) => entries(answer),
+            Ok(Err(e)) => {
+                if e.details().contains("NOGROUP") {
+                    ensure_worker_group(commands, stream).await?;
+                }
+                Err(e)
+            }
+            Err(_) => Ok(Vec::new()),
+        }
+    };
     tokio::pin!(read);
     tokio::select! {
         biased;
@@ -173,6 +165,17 @@ pub async fn add_reply(client: &Client, token: &str, msg: &ChatMessage) -> Resul
             ],
         )
         .await
+}
+
+/// Whether the reply `reply_id` is among the last `within` entries of `response_channel`:
+/// for a reply whose worker stopped between adding it and confirming that it did.
+pub async fn reply_added(client: &Client, reply_id: &str, within: u64) -> Result<bool, Error> {
+    let recent: Vec<(String, HashMap<String, String>)> = client
+        .xrevrange(keys::RESPONSE_CHANNEL, "+", "-", Some(within))
+        .await?;
+    Ok(recent
+        .iter()
+        .any(|(_, fields)| fields.get("id").map(String::as_str) == Some(reply_id)))
 }
 
 /// The ID of the newest entry of `stream`, or `0-0` when it is empty: where a reader that

@@ -7,8 +7,8 @@
 //! After a reconnect (or if this node fell behind reading), it re-subscribes and then
 //! fetches from each game's document and each room's stream what changed meanwhile
 //! ([`feeds`] keeps room messages in order through that); the sockets' cursors drop what
-//! they have already seen. With `sharded`, SSUBSCRIBE/SPUBLISH are used (Redis Cluster), and the
-//! rest of the node does not change.
+//! they have already seen. With `sharded`, SSUBSCRIBE/SPUBLISH are used (Redis Cluster),
+//! and the rest of the node does not change.
 
 use std::collections::HashSet;
 

@@ -48,7 +48,7 @@ pub struct Bounds {
 }
 
 /// The soft limit of open files of this process (Linux), if it can be read.
-pub fn open_files_limit() -> Option<usize> {
+fn open_files_limit() -> Option<usize> {
     let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
     let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
     line.split_whitespace().nth(3)?.parse().ok()

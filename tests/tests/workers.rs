@@ -256,6 +256,73 @@ async fn a_retry_after_the_reply_went_out_sends_no_second_reply() {
 }
 
 #[tokio::test]
+async fn a_reply_its_worker_added_but_never_confirmed_is_not_added_again_on_takeover() {
+    // A worker stored its reply, added it to response_channel and died before confirming
+    // (the reply is still marked in the session) or acknowledging the entry: the worker
+    // that takes the entry over finds the reply among the newest and does not add it again.
+    let mut c = Cluster::start().await;
+    stop_worker(&mut c).await;
+    let doc = new_session(&c.a.base, "unlucky").await;
+    let t = token(&doc);
+    let (mut ws, _) = Ws::hello(&c.a.ws_url("/ws", &t)).await;
+    let asked = say(&mut ws, "hello?").await;
+    taken_by_a_dead_worker(&c).await;
+    let admin = c.redis.client().await;
+    let key = format!("session:{t}");
+    let reply =
+        json!({"id": "r-1", "source": "bot", "msg": "hi", "timestamp": "t", "in_reply_to": asked});
+    let _: Value = admin
+        .custom(
+            fred::cmd!("JSON.ARRAPPEND"),
+            vec![key.clone(), "$.messages".into(), reply.to_string()],
+        )
+        .await
+        .unwrap();
+    let _: Value = admin
+        .custom(
+            fred::cmd!("JSON.SET"),
+            vec![key, "$.publishing".into(), "\"r-1\"".to_string()],
+        )
+        .await
+        .unwrap();
+    let fields = vec![
+        ("token", t.as_str()),
+        ("id", "r-1"),
+        ("msg", "hi"),
+        ("ts", "t"),
+        ("in_reply_to", asked.as_str()),
+    ];
+    let _: String = admin
+        .xadd("response_channel", false, None, "*", fields)
+        .await
+        .unwrap();
+    assert_eq!(ws.recv_type("bot.reply").await["id"], "r-1");
+
+    let _live = Worker::start(&c.redis.url(), &[("CLAIM_IDLE_MS", "300")]).await;
+    eventually(
+        Duration::from_secs(10),
+        "the entry taken over and acknowledged",
+        || async {
+            let pending: Vec<Value> = admin
+                .custom(fred::cmd!("XPENDING"), vec!["message_channel", "workers"])
+                .await
+                .ok()?;
+            (pending.first().and_then(|n| n.as_i64()) == Some(0)).then_some(())
+        },
+    )
+    .await;
+    ws.assert_silent(Duration::from_millis(500)).await;
+    let replies: Vec<(String, HashMap<String, String>)> = admin
+        .xrange("response_channel", "-", "+", None)
+        .await
+        .unwrap();
+    let copies = replies
+        .iter()
+        .filter(|(_, f)| f.get("id").map(String::as_str) == Some("r-1"));
+    assert_eq!(copies.count(), 1, "the reply is in response_channel once");
+}
+
+#[tokio::test]
 async fn a_message_waiting_for_an_earlier_one_delays_only_its_own_session() {
     let mut c = Cluster::start().await;
     stop_worker(&mut c).await;

@@ -38,6 +38,9 @@ const CLAIM_EVERY: Duration = Duration::from_secs(2);
 /// How long a reply waits for earlier messages of its session to be answered (by another
 /// worker) before it is stored anyway.
 const ORDER_WAIT: Duration = Duration::from_secs(3);
+/// How many of `response_channel`'s newest replies are searched for an unconfirmed one
+/// before it is published again.
+const RECENT_REPLIES: u64 = 1000;
 /// Sessions being answered at once; past it the worker reads nothing new until one is done.
 const SESSIONS_AT_ONCE: usize = 256;
 
@@ -107,7 +110,7 @@ impl Consumer {
     }
 
     async fn read_new(&self, shutdown: &CancellationToken) -> Result<Entries, Error> {
-        streams::read_group_until(
+        streams::read_group(
             &self.reader,
             &self.redis,
             keys::MESSAGE_CHANNEL,
@@ -189,10 +192,16 @@ impl Consumer {
                         break;
                     }
                     // Answered before (a retry, or an entry taken over): published again
-                    // only if its worker never confirmed that it was.
+                    // only if its worker never confirmed that it was, and it is not among
+                    // the newest replies (the worker may have stopped between the two).
                     ReplyOutcome::Duplicate(existing, unconfirmed) => {
                         if unconfirmed {
-                            streams::add_reply(&self.redis, token, &existing).await?;
+                            let added =
+                                streams::reply_added(&self.redis, &existing.id, RECENT_REPLIES)
+                                    .await?;
+                            if !added {
+                                streams::add_reply(&self.redis, token, &existing).await?;
+                            }
                             self.sessions.reply_published(token, &existing.id).await?;
                         }
                         break;

@@ -43,7 +43,7 @@ impl Player {
     /// first (the blocking read is ended in Redis, so none is handed over meanwhile).
     pub async fn run(&self, shutdown: CancellationToken) {
         while !shutdown.is_cancelled() {
-            let read = streams::read_group_until(
+            let read = streams::read_group(
                 &self.reader,
                 &self.redis,
                 keys::BOT_TURNS,
