@@ -20,6 +20,9 @@ else
   echo "test: rustfmt or clippy is not installed with this toolchain; skipping the format and lint checks" >&2
 fi
 
+# Modules depend one way: no module of a crate imports one that imports it back.
+python3 scripts/check-modules.py
+
 cargo build --workspace --bins --locked
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --profile ci

@@ -42,6 +42,11 @@ pub fn game_channel(id: &str) -> String {
     format!("game:{{{id}}}:events")
 }
 
+/// The game of a game channel ([`game_channel`]), for a node reading pub/sub.
+pub fn game_of_channel(channel: &str) -> Option<&str> {
+    channel.strip_prefix("game:{")?.strip_suffix("}:events")
+}
+
 /// The chat room of a game.
 pub fn game_room(id: &str) -> String {
     format!("game:{id}")
@@ -84,6 +89,11 @@ pub fn room_presence(room: &str) -> String {
 /// Pub/sub channel of one room's messages and presence events.
 pub fn room_channel(room: &str) -> String {
     format!("room:{{{room}}}:events")
+}
+
+/// The room of a room channel ([`room_channel`]), for a node reading pub/sub.
+pub fn room_of_channel(channel: &str) -> Option<&str> {
+    channel.strip_prefix("room:{")?.strip_suffix("}:events")
 }
 
 /// Index of room presence expiries: member `ROOM \x1f NODE \x1f NAME`, score its expiry (ms),
@@ -166,5 +176,16 @@ mod tests {
         ] {
             assert!(key.contains("{lobby}"), "{key}");
         }
+    }
+
+    #[test]
+    fn channels_are_read_back_as_their_game_or_room() {
+        let (game, room) = (super::game_channel("g1"), super::room_channel("lobby"));
+        assert_eq!(super::game_of_channel(&game), Some("g1"));
+        assert_eq!(super::room_of_channel(&room), Some("lobby"));
+        assert_eq!(super::game_of_channel(&room), None);
+        assert_eq!(super::room_of_channel(&game), None);
+        let game_chat = super::room_channel(&super::game_room("g1"));
+        assert_eq!(super::room_of_channel(&game_chat), Some("game:g1"));
     }
 }

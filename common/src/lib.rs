@@ -9,8 +9,10 @@
 //! - [`lifecycle`]: logging set-up and the shutdown signal.
 //! - [`game`]: tic-tac-toe rules (pure).
 //! - [`clock`]: RFC 3339 timestamps as the protocol writes them.
+//! - [`error`]: the error of every Redis-backed store.
 
 pub mod clock;
+pub mod error;
 pub mod game;
 pub mod keys;
 pub mod lifecycle;

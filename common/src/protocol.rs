@@ -173,7 +173,7 @@ pub enum ServerMsg {
     GameState {
         #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
         reference: Option<String>,
-        game: crate::game::store::Game,
+        game: crate::game::model::Game,
     },
     #[serde(rename = "room.joined")]
     RoomJoined {

@@ -6,18 +6,11 @@ use fred::{prelude::*, types::scripts::Script};
 use serde::Deserialize;
 
 use crate::{
-    clock, keys,
+    clock,
+    error::StoreError,
+    keys,
     protocol::{ChatMessage, SessionDoc, Source},
 };
-
-/// Why a session operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("redis: {0}")]
-    Redis(#[from] fred::error::Error),
-    #[error("corrupt session document: {0}")]
-    Corrupt(#[from] serde_json::Error),
-}
 
 /// What became of a bot reply handed to [`Sessions::insert_reply`].
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,14 +5,21 @@
 use std::collections::HashMap;
 
 use chrono::{NaiveDate, Timelike, Utc};
-use common::{keys, session::StoreError};
+use common::{error::StoreError, keys};
 use fred::{prelude::*, types::scripts::Script};
 use serde_json::{json, Map, Value};
 
-use crate::hub::SocketKind;
-
 /// Separates app and node in the day's index.
 const SEP: char = '\u{1f}';
+
+/// Which endpoint a socket came through; it decides the shape of a bot reply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SocketKind {
+    /// `/chat`: a reply is the bare message object.
+    Chat,
+    /// `/ws`: a reply is a `bot.reply` frame.
+    Ws,
+}
 
 pub struct Kpi {
     client: Client,

@@ -1,44 +1,33 @@
 //! One stateless WebSocket node. Everything another node needs lives in Redis; this node
 //! keeps only its own sockets.
 //!
-//! - [`config`]: settings from flags and the environment.
-//! - [`state`]: what handlers and socket tasks share.
-//! - [`http`]: the HTTP routes (`/token`, `/refresh_token`, `/health`, `/kpi`, `/stats`,
-//!   `/metrics`, `/leaderboard`, `/players/count`).
-//! - [`listen`]: accepting connections within bounds (per node, per address, a deadline
-//!   for a request's head).
-//! - [`limits`]: rate limits per token and per client IP, counted in Redis.
-//! - [`kpi`]: WebSocket session counts per app, node, day and hour.
-//! - [`stats`]: frames per minute and their handling time, cluster-wide.
-//! - [`metrics`]: the Prometheus metrics of this node.
-//! - [`socket`]: the life of one WebSocket (`/chat`, `/ws`).
-//! - [`bot_chat`]: a human message to the bot, stored before it is acknowledged.
-//! - [`games`]: the tic-tac-toe requests.
-//! - [`rooms`]: chat rooms between people, with history, recovery and presence.
-//! - [`hub`]: this node's sockets, and the games and rooms each follows.
-//! - [`bus`]: pub/sub between nodes for games and rooms, with resync after reconnects.
-//! - [`feeds`]: room messages in order with nothing skipped, gaps filled from the stream.
-//! - [`delivery`]: bot replies from `response_channel` to this node's sockets.
-//! - [`sweeper`]: heartbeats and the sweep that ends games of players gone too long and
-//!   removes presence of dead nodes.
+//! Its modules depend one way, from the top down (`scripts/check-modules.py` checks it):
+//!
+//! - [`handlers`]: what answers clients: [`http`](handlers::http) routes,
+//!   [`socket`](handlers::socket) (the life of one WebSocket), and the requests of
+//!   [`bot_chat`](handlers::bot_chat), [`games`](handlers::games) and
+//!   [`rooms`](handlers::rooms).
+//! - [`node`]: the [`state`](node::state) handlers share, the router of pub/sub events
+//!   ([`dispatch`](node::dispatch), [`catch_up`](node::catch_up) for room gaps), bot
+//!   replies from `response_channel` ([`delivery`](node::delivery)), and the
+//!   [`sweeper`](node::sweeper) (heartbeats, abandonment, dead nodes' presence).
+//! - [`stores`]: rooms in Redis, the pub/sub [`bus`](stores::bus), and the room
+//!   [`feeds`](stores::feeds) delivered so far.
+//! - [`hub`]: this node's sockets, and the games and rooms each follows (no Redis).
+//! - Leaves: [`config`], [`listen`] (accepting connections within bounds), [`limits`]
+//!   (rate limits), [`kpi`] (session counts), [`stats`] (frames per minute), [`metrics`]
+//!   (Prometheus).
 
-pub mod bot_chat;
-pub mod bus;
 pub mod config;
-pub mod delivery;
-pub mod feeds;
-pub mod games;
-pub mod http;
+pub mod handlers;
 pub mod hub;
 pub mod kpi;
 pub mod limits;
 pub mod listen;
 pub mod metrics;
-pub mod rooms;
-pub mod socket;
-pub mod state;
+pub mod node;
 pub mod stats;
-pub mod sweeper;
+pub mod stores;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -59,7 +48,13 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower_http::{services::ServeDir, set_header::SetResponseHeader, trace::TraceLayer};
 
 pub use config::Config;
-use state::{AppState, Inner};
+use handlers::{http, socket};
+use node::{
+    delivery, dispatch,
+    state::{AppState, Inner},
+    sweeper,
+};
+use stores::{bus, feeds, rooms};
 
 /// How long shutdown waits for sockets to close and in-flight work to finish.
 pub const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
@@ -114,11 +109,17 @@ impl Node {
             }),
         };
         let delivery = tokio::spawn(delivery::run(state.clone(), reader, start));
-        tokio::spawn(bus::run_subscriptions(state.clone(), subscription_requests));
-        tokio::spawn(bus::run_dispatch(state.clone()));
+        tokio::spawn(dispatch::run_subscriptions(
+            state.clone(),
+            subscription_requests,
+        ));
+        tokio::spawn(dispatch::run_dispatch(state.clone()));
         tokio::spawn(sweeper::run_heartbeat(state.clone()));
         tokio::spawn(sweeper::run_sweeper(state.clone()));
-        tokio::spawn(stats::run_flush(state.clone()));
+        let flushing = state.clone();
+        tokio::spawn(async move {
+            stats::run_flush(&flushing.stats, &flushing.redis, &flushing.shutdown).await
+        });
         Ok(Node { state, delivery })
     }
 

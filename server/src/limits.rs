@@ -25,7 +25,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{keys, session::StoreError};
+use common::{error::StoreError, keys};
 use fred::{prelude::*, types::scripts::Script};
 
 /// One window of a limit: at most `limit` requests per `length`.

@@ -11,8 +11,6 @@ use fred::prelude::*;
 use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-use crate::state::AppState;
-
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// Installs the process-wide recorder (once) and returns its handle.
@@ -109,20 +107,20 @@ pub fn reply_read(stream_id: &str) {
     histogram!("response_channel_delay_seconds").record(delay_ms as f64 / 1000.0);
 }
 
-/// Reads what is measured at scrape time, then renders every metric.
-pub async fn render(state: &AppState) -> String {
-    gauge!("ws_sockets_open").set(state.hub.sockets() as f64);
+/// Reads what is measured at scrape time (with `sockets`, this node's open sockets), then
+/// renders every metric.
+pub async fn render(redis: &Client, sockets: usize, handle: &PrometheusHandle) -> String {
+    gauge!("ws_sockets_open").set(sockets as f64);
     let started = Instant::now();
-    if state.redis.ping::<String>(None).await.is_ok() {
+    if redis.ping::<String>(None).await.is_ok() {
         histogram!("redis_command_latency_seconds").record(started.elapsed().as_secs_f64());
     }
     for stream in [keys::MESSAGE_CHANNEL, keys::RESPONSE_CHANNEL] {
-        if let Ok(len) = state.redis.xlen::<u64, _>(stream).await {
+        if let Ok(len) = redis.xlen::<u64, _>(stream).await {
             gauge!("stream_length", "stream" => stream).set(len as f64);
         }
     }
-    if let Ok(groups) = state
-        .redis
+    if let Ok(groups) = redis
         .xinfo_groups::<Vec<std::collections::HashMap<String, Value>>, _>(keys::MESSAGE_CHANNEL)
         .await
     {
@@ -140,5 +138,5 @@ pub async fn render(state: &AppState) -> String {
             }
         }
     }
-    state.metrics.render()
+    handle.render()
 }

@@ -12,11 +12,10 @@ use std::{
     time::Duration,
 };
 
-use common::{clock, keys, session::StoreError};
+use common::{clock, error::StoreError, keys};
 use fred::prelude::*;
 use serde_json::{json, Map, Value};
-
-use crate::state::AppState;
+use tokio_util::sync::CancellationToken;
 
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
 /// The kind under which every frame is counted too.
@@ -172,15 +171,15 @@ pub fn report(minute: i64, elapsed: f64, [current, prev1, prev2]: [&Minute; 3]) 
 }
 
 /// Flushes this node's tallies every second until the node stops, then once more.
-pub async fn run_flush(state: AppState) {
+pub async fn run_flush(stats: &Stats, redis: &Client, shutdown: &CancellationToken) {
     let mut tick = tokio::time::interval(FLUSH_EVERY);
     loop {
         tokio::select! {
-            _ = state.shutdown.cancelled() => break,
-            _ = tick.tick() => state.stats.flush(&state.redis).await,
+            _ = shutdown.cancelled() => break,
+            _ = tick.tick() => stats.flush(redis).await,
         }
     }
-    state.stats.flush(&state.redis).await;
+    stats.flush(redis).await;
 }
 
 #[cfg(test)]

@@ -6,7 +6,10 @@ use std::{path::PathBuf, process::Stdio, time::Duration};
 
 use tokio::process::{Child, Command};
 
-use crate::{eventually, free_port, procs::Server, workspace_root, TempDir};
+use crate::{
+    procs::Server,
+    util::{eventually, free_port, workspace_root, TempDir},
+};
 
 /// The nginx binary: `NGINX_BIN`, else Debian's.
 fn nginx_bin() -> PathBuf {

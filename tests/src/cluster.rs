@@ -8,9 +8,8 @@ use std::{process::Stdio, time::Duration};
 use tokio::process::{Child, Command};
 
 use crate::{
-    eventually,
-    redis::{rejson_module, render_acl},
-    TempDir,
+    redis_files::{rejson_module, render_acl},
+    util::{eventually, TempDir},
 };
 
 const NODES: usize = 6;

@@ -5,7 +5,7 @@ use std::{path::PathBuf, process::ExitStatus, time::Duration};
 
 use tokio::process::{Child, Command};
 
-use crate::{eventually, free_port, workspace_root};
+use crate::util::{eventually, free_port, workspace_root};
 
 /// Path of a built binary of this workspace (`CARGO_TARGET_DIR` respected).
 pub fn bin(name: &str) -> PathBuf {

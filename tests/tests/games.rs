@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use common::keys;
-use e2e::{eventually, new_session, Redis, Server, Worker, Ws};
+use e2e::{eventually, new_session, two_nodes, Server, Worker, Ws};
 use fred::prelude::*;
 use serde_json::{json, Value};
 
@@ -64,17 +64,6 @@ impl Player {
         let frame = self.ws.recv_type("game.state").await;
         frame["game"].clone()
     }
-}
-
-async fn two_nodes(envs: &[(&str, &str)]) -> (Redis, Server, Server) {
-    let redis = Redis::start().await;
-    let url = redis.url();
-    let mut a_env = vec![("NODE_ID", "node-a")];
-    a_env.extend_from_slice(envs);
-    let mut b_env = vec![("NODE_ID", "node-b")];
-    b_env.extend_from_slice(envs);
-    let (a, b) = tokio::join!(Server::start(&url, &a_env), Server::start(&url, &b_env));
-    (redis, a, b)
 }
 
 /// Alice (X, on `a`) creates, Bob (O, on `b`) joins; returns the game ID.

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use e2e::{new_session, Redis, Server, Ws};
+use e2e::{new_session, two_nodes, Redis, Server, Ws};
 use serde_json::{json, Value};
 
 async fn member(node: &Server, name: &str) -> (Ws, String) {
@@ -13,23 +13,9 @@ async fn member(node: &Server, name: &str) -> (Ws, String) {
     (ws, token)
 }
 
-async fn two_nodes() -> (Redis, Server, Server) {
-    let redis = Redis::start().await;
-    let url = redis.url();
-    let (a, b) = tokio::join!(
-        Server::start(&url, &[("NODE_ID", "node-a")]),
-        Server::start(&url, &[("NODE_ID", "node-b")])
-    );
-    (redis, a, b)
-}
-
 /// Two nodes whose rate limits are lifted, for members who speak fast.
 async fn busy_nodes() -> (Redis, Server, Server) {
-    let redis = Redis::start().await;
-    let url = redis.url();
-    let limits = [("RATE_PER_5S", "100000"), ("RATE_PER_MIN", "100000")];
-    let (a, b) = tokio::join!(Server::start(&url, &limits), Server::start(&url, &limits));
-    (redis, a, b)
+    two_nodes(&[("RATE_PER_5S", "100000"), ("RATE_PER_MIN", "100000")]).await
 }
 
 async fn join(ws: &mut Ws, room: &str, since: Option<&str>) -> Value {
@@ -53,7 +39,7 @@ async fn say(ws: &mut Ws, room: &str, text: &str) -> Value {
 
 #[tokio::test]
 async fn room_chat_reaches_members_on_both_nodes_with_presence() {
-    let (_redis, a, b) = two_nodes().await;
+    let (_redis, a, b) = two_nodes(&[]).await;
     let (mut alice, _) = member(&a, "alice").await;
     let (mut bob, _) = member(&b, "bob").await;
     let first = join(&mut alice, "lobby", None).await;
@@ -85,7 +71,7 @@ async fn room_chat_reaches_members_on_both_nodes_with_presence() {
 
 #[tokio::test]
 async fn rejoining_with_since_recovers_exactly_what_was_missed() {
-    let (_redis, a, b) = two_nodes().await;
+    let (_redis, a, b) = two_nodes(&[]).await;
     let (mut alice, _) = member(&a, "alice").await;
     let (mut bob, bob_token) = member(&b, "bob").await;
     join(&mut alice, "recovery", None).await;
@@ -125,7 +111,7 @@ async fn rejoining_with_since_recovers_exactly_what_was_missed() {
 
 #[tokio::test]
 async fn room_errors() {
-    let (_redis, a, _b) = two_nodes().await;
+    let (_redis, a, _b) = two_nodes(&[]).await;
     let (mut alice, _) = member(&a, "alice").await;
     alice
         .send(json!({"type": "room.join", "room": "bad room!"}))
@@ -144,7 +130,7 @@ async fn room_errors() {
 
 #[tokio::test]
 async fn members_of_a_dead_node_disappear_within_a_minute() {
-    let (_redis, a, mut b) = two_nodes().await;
+    let (_redis, a, mut b) = two_nodes(&[]).await;
     let (mut alice, _) = member(&a, "alice").await;
     let (mut bob, _) = member(&b, "bob").await;
     join(&mut alice, "wake", None).await;
@@ -200,7 +186,7 @@ async fn a_rooms_log_lives_room_retention_secs_after_its_last_message_and_a_game
 
 #[tokio::test]
 async fn joining_a_game_joins_its_room() {
-    let (_redis, a, b) = two_nodes().await;
+    let (_redis, a, b) = two_nodes(&[]).await;
     let (mut alice, _) = member(&a, "alice").await;
     let (mut bob, _) = member(&b, "bob").await;
     alice.send(json!({"type": "game.create"})).await;

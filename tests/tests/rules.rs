@@ -6,8 +6,9 @@
 
 use common::{
     game::{
+        model::{Game, Status},
         rules::{self, Mark, MoveError, Outcome},
-        store::{Answer, Game, Games, Status},
+        store::{Answer, Games},
     },
     protocol::ErrorCode,
     redis::{self as redis_conn, Role},

@@ -1,7 +1,7 @@
 //! The built-in bot: offline, rule-based, and worth talking to. Pure: no I/O (the
 //! caller looks up the user's results when [`asks_for_results`] says they are wanted).
 
-use common::game::store::Standing;
+use common::game::results::Standing;
 
 const RESULT_WORDS: &[&str] = &[
     "score",

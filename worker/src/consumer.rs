@@ -233,7 +233,7 @@ impl Consumer {
             },
         };
         let results = if bot::asks_for_results(&entry.message.msg) {
-            Some(self.games.standing(&name).await?)
+            Some(self.games.results.standing(&name).await?)
         } else {
             None
         };

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use common::{
     game::{
+        model::BOT_TOKEN,
         rules::{best_moves, Mark},
-        store::{Answer, Games, BOT_TOKEN},
+        store::{Answer, Games},
     },
     keys,
     streams::{self, Entries},

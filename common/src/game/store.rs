@@ -3,86 +3,14 @@
 //! follow-ups that live on other keys: results to the leaderboard when the change ended
 //! the game, and a bot turn on `bot_turns` when the bot is to move.
 
-use std::collections::HashMap;
-
 use fred::{prelude::*, types::scripts::Script};
-use serde::{Deserialize, Serialize};
 
-use super::rules::Mark;
-use crate::{clock, keys, protocol::ErrorCode, session::StoreError};
-
-/// How a game stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Waiting,
-    Playing,
-    Won,
-    Draw,
-    Abandoned,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Players {
-    #[serde(rename = "X")]
-    pub x: Option<String>,
-    #[serde(rename = "O")]
-    pub o: Option<String>,
-}
-
-/// The game object of PROTOCOL.md (`bot` is added: the bot's mark in a game against it).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Game {
-    pub id: String,
-    pub board: [Option<Mark>; 9],
-    pub next: Option<Mark>,
-    pub players: Players,
-    pub status: Status,
-    pub winner: Option<Mark>,
-    pub line: Option<[usize; 3]>,
-    pub version: u64,
-    pub vs_bot: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bot: Option<Mark>,
-    /// The seat that asked for a rematch while the other has not yet (games between people).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rematch: Option<Mark>,
-    /// The seat whose player left the game or was gone too long (games between people).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub left: Option<Mark>,
-}
-
-impl Game {
-    pub fn name_of(&self, mark: Mark) -> Option<&str> {
-        match mark {
-            Mark::X => self.players.x.as_deref(),
-            Mark::O => self.players.o.as_deref(),
-        }
-    }
-
-    /// Whether the game has ended (won, drawn or abandoned).
-    pub fn is_over(&self) -> bool {
-        !matches!(self.status, Status::Waiting | Status::Playing)
-    }
-
-    /// Whether the bot is to move.
-    pub fn bots_turn(&self) -> bool {
-        self.vs_bot
-            && self.status == Status::Playing
-            && self.next.is_some()
-            && self.next == self.bot
-    }
-}
-
-/// Who asked for a change: the published state carries it, so the node holding that
-/// socket adds the request's `ref` to its copy.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Origin {
-    pub node: String,
-    pub conn: u64,
-    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
-    pub reference: Option<String>,
-}
+use super::{
+    model::{Game, Origin},
+    results::Results,
+    rules::Mark,
+};
+use crate::{clock, error::StoreError, keys, protocol::ErrorCode};
 
 /// What a game operation answered.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -98,45 +26,15 @@ pub enum Answer {
     Refused(ErrorCode, String),
 }
 
-/// One player's line of the leaderboard.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Standing {
-    pub name: String,
-    pub wins: u64,
-    pub losses: u64,
-    pub draws: u64,
-}
-
-/// Field of a game's seats hash that notes a result to count: `result:VERSION`.
-const RESULT_PREFIX: &str = "result:";
-
-/// The token that holds the bot's seat.
-pub const BOT_TOKEN: &str = "@bot";
-
-/// Names this program has counted among today's players: each is added to the day's
-/// HyperLogLog once, not at every game.
-#[derive(Default)]
-struct CountedToday {
-    day: String,
-    names: std::collections::HashSet<String>,
-}
-
-/// How long a day's count of players is kept.
-const PLAYERS_OF_DAY_TTL_SECS: i64 = 8 * 86_400;
-
-/// Most names remembered as counted today; past it, every game counts its players again
-/// (the HyperLogLog does not mind).
-const COUNTED_NAMES: usize = 100_000;
-
 /// Game storage on one Redis client.
 #[derive(Clone)]
 pub struct Games {
     client: Client,
     script: Script,
-    record: Script,
     quick: Script,
     publish: &'static str,
-    counted: std::sync::Arc<std::sync::Mutex<CountedToday>>,
+    /// The leaderboard and the players of the day.
+    pub results: Results,
 }
 
 /// Member of the seat index and the match queue: `GAME \x1f TOKEN`.
@@ -152,12 +50,11 @@ impl Games {
     /// `sharded`: publish with SPUBLISH (Redis Cluster) instead of PUBLISH.
     pub fn new(client: Client, sharded: bool) -> Self {
         Games {
+            results: Results::new(client.clone()),
             client,
             script: Script::from_lua(include_str!("game.lua")),
-            record: Script::from_lua(include_str!("record_result.lua")),
             quick: Script::from_lua(include_str!("quick_match.lua")),
             publish: if sharded { "SPUBLISH" } else { "PUBLISH" },
-            counted: Default::default(),
         }
     }
 
@@ -232,7 +129,7 @@ impl Games {
         if ended {
             // The change is made and published; a result not counted now stays noted in
             // the game's keys and a sweeper counts it later.
-            if let Err(e) = self.record_result(game).await {
+            if let Err(e) = self.results.record(game).await {
                 tracing::warn!(game = %game.id, error = %e, "counting a result failed; left to the sweeper");
             }
         }
@@ -475,139 +372,5 @@ impl Games {
             Some(raw) => Ok(parse::<Vec<Game>>(&raw)?.pop()),
             None => Ok(None),
         }
-    }
-
-    /// Counts the results noted in game `id` and not yet cleared (left by a node that died
-    /// or lost Redis between finishing the game and counting it); a result already counted
-    /// is not counted again.
-    pub async fn record_noted_results(&self, id: &str) -> Result<usize, StoreError> {
-        let fields: HashMap<String, String> = self.client.hgetall(keys::game_seats(id)).await?;
-        let mut counted = 0;
-        for (field, json) in fields {
-            if field.starts_with(RESULT_PREFIX) {
-                self.record_result(&parse::<Game>(&json)?).await?;
-                counted += 1;
-            }
-        }
-        Ok(counted)
-    }
-
-    /// Counts a finished game for both players (the bot is not ranked), once, and clears
-    /// its note in the game's keys.
-    async fn record_result(&self, game: &Game) -> Result<(), StoreError> {
-        let mut ranked = Vec::new();
-        for mark in [Mark::X, Mark::O] {
-            if game.vs_bot && game.bot == Some(mark) {
-                continue;
-            }
-            let Some(name) = game.name_of(mark) else {
-                continue;
-            };
-            let field = match (game.status, game.winner) {
-                (Status::Draw, _) => "draws",
-                (_, Some(w)) if w == mark => "wins",
-                (_, Some(_)) => "losses",
-                _ => continue,
-            };
-            ranked.push((name.to_string(), field));
-        }
-        if !ranked.is_empty() {
-            let mut keys_list = vec![
-                keys::LEADERBOARD.to_string(),
-                keys::RESULTS_COUNTED.to_string(),
-            ];
-            let mut args = vec![
-                format!("{}:{}", game.id, game.version),
-                clock::now_millis().to_string(),
-            ];
-            for (name, field) in ranked {
-                keys_list.push(keys::player_stats(&name));
-                args.push(name);
-                args.push(field.to_string());
-            }
-            let _: i64 = self
-                .record
-                .evalsha_with_reload(&self.client, keys_list, args)
-                .await?;
-        }
-        let _: i64 = self
-            .client
-            .hdel(
-                keys::game_seats(&game.id),
-                format!("{RESULT_PREFIX}{}", game.version),
-            )
-            .await?;
-        Ok(())
-    }
-
-    /// One player's results (zeros for a name that never finished a game).
-    pub async fn standing(&self, name: &str) -> Result<Standing, StoreError> {
-        let (wins, losses, draws): (Option<u64>, Option<u64>, Option<u64>) = self
-            .client
-            .hmget(keys::player_stats(name), vec!["wins", "losses", "draws"])
-            .await?;
-        Ok(Standing {
-            name: name.to_string(),
-            wins: wins.unwrap_or(0),
-            losses: losses.unwrap_or(0),
-            draws: draws.unwrap_or(0),
-        })
-    }
-
-    /// The top `n` players by wins.
-    pub async fn leaderboard(&self, n: i64) -> Result<Vec<Standing>, StoreError> {
-        let top: Vec<(String, f64)> = self
-            .client
-            .zrevrange(keys::LEADERBOARD, 0, n - 1, true)
-            .await?;
-        let mut standings = Vec::with_capacity(top.len());
-        for (name, _) in top {
-            let (wins, losses, draws): (Option<u64>, Option<u64>, Option<u64>) = self
-                .client
-                .hmget(keys::player_stats(&name), vec!["wins", "losses", "draws"])
-                .await?;
-            standings.push(Standing {
-                name,
-                wins: wins.unwrap_or(0),
-                losses: losses.unwrap_or(0),
-                draws: draws.unwrap_or(0),
-            });
-        }
-        Ok(standings)
-    }
-
-    /// Counts `name` among today's players (once a day for each name this program has
-    /// counted).
-    pub async fn count_player(&self, name: &str) -> Result<(), StoreError> {
-        let today = clock::today();
-        {
-            let counted = self.counted.lock().unwrap_or_else(|e| e.into_inner());
-            if counted.day == today && counted.names.contains(name) {
-                return Ok(());
-            }
-        }
-        let key = keys::players_of_day(&today);
-        let _: i64 = self.client.pfadd(&key, vec![name]).await?;
-        let _: bool = self
-            .client
-            .expire(&key, PLAYERS_OF_DAY_TTL_SECS, None)
-            .await?;
-        let mut counted = self.counted.lock().unwrap_or_else(|e| e.into_inner());
-        if counted.day != today {
-            counted.day = today;
-            counted.names.clear();
-        }
-        if counted.names.len() < COUNTED_NAMES {
-            counted.names.insert(name.to_string());
-        }
-        Ok(())
-    }
-
-    /// About how many distinct names played today.
-    pub async fn players_today(&self) -> Result<u64, StoreError> {
-        Ok(self
-            .client
-            .pfcount(keys::players_of_day(&clock::today()))
-            .await?)
     }
 }

@@ -4,7 +4,7 @@
 
 use axum::extract::ws::Message;
 use common::{
-    game::store::Origin,
+    game::model::Origin,
     protocol::{ChatMessage, RoomMessage, ServerMsg, Source},
 };
 use serde_json::Value;

@@ -8,7 +8,7 @@ use common::{
     streams,
 };
 
-use crate::state::AppState;
+use crate::node::state::AppState;
 
 /// Longest chat text accepted, in characters.
 pub const MAX_TEXT_CHARS: usize = 4000;

@@ -12,7 +12,9 @@ use std::time::Duration;
 use common::game::store::Answer;
 use futures_util::StreamExt;
 
-use crate::{rooms, state::AppState};
+use common::keys;
+
+use super::state::AppState;
 
 const SWEEP_EVERY: Duration = Duration::from_millis(500);
 const ROOM_REFRESH_EVERY: Duration = Duration::from_secs(10);
@@ -30,7 +32,7 @@ const REFRESHES_IN_FLIGHT: usize = 32;
 /// Runs `refreshes`, [`REFRESHES_IN_FLIGHT`] at a time, and logs each failure as `what`.
 async fn refresh_all<F>(refreshes: impl Iterator<Item = F>, what: &str)
 where
-    F: std::future::Future<Output = Result<(), common::session::StoreError>>,
+    F: std::future::Future<Output = Result<(), common::error::StoreError>>,
 {
     let mut running = futures_util::stream::iter(refreshes).buffer_unordered(REFRESHES_IN_FLIGHT);
     while let Some(result) = running.next().await {
@@ -57,9 +59,9 @@ pub async fn run_heartbeat(state: AppState) {
             }
             _ = rooms_tick.tick() => {
                 let (store, node) = (&state.rooms, state.node_id.as_str());
-                let names = state.hub.room_names(|c| rooms::room_of_channel(c).is_some());
+                let names = state.hub.room_names(|c| keys::room_of_channel(c).is_some());
                 let refreshes = names.into_iter().map(|(channel, name)| async move {
-                    match rooms::room_of_channel(&channel) {
+                    match keys::room_of_channel(&channel) {
                         Some(room) => store.refresh(room, node, &name).await,
                         None => Ok(()),
                     }
@@ -90,7 +92,7 @@ pub async fn run_sweeper(state: AppState) {
                             }
                             // The seat is kept (and this tried again) until every result
                             // noted in the game is counted.
-                            match state.games.record_noted_results(&game).await {
+                            match state.games.results.record_noted_results(&game).await {
                                 Ok(0) => {}
                                 Ok(n) => {
                                     tracing::info!(%game, results = n, "counted results left uncounted")

@@ -9,8 +9,12 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::{
-    bus::Bus, config::Config, feeds::Feeds, hub::Hub, kpi::Kpi, limits::Limits, rooms::Rooms,
+    config::Config,
+    hub::Hub,
+    kpi::Kpi,
+    limits::Limits,
     stats::Stats,
+    stores::{bus::Bus, feeds::Feeds, rooms::Rooms},
 };
 
 /// Shared state of one node; cheap to clone.

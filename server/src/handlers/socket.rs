@@ -23,12 +23,18 @@ use futures_util::{
 use serde::Deserialize;
 use tokio::sync::{mpsc, Notify};
 
-use crate::{
+use super::{
     bot_chat::{self, SayError},
     games,
-    hub::{Outbox, SocketKind},
-    kpi, metrics, rooms,
-    state::AppState,
+    peer::Peer,
+    rooms,
+};
+use crate::{
+    hub::Outbox,
+    kpi::{self, SocketKind},
+    metrics,
+    node::state::AppState,
+    stores,
 };
 
 /// Frames queued for one client before it counts as too slow and is closed. Room for a
@@ -97,17 +103,6 @@ fn close_frame(code: u16, reason: &str) -> Message {
         code,
         reason: reason.into(),
     }))
-}
-
-/// What a socket task knows about its client; request handlers get it.
-pub struct Peer<'a> {
-    pub state: &'a AppState,
-    /// This socket's ID on this node.
-    pub id: u64,
-    pub token: String,
-    pub name: String,
-    pub kind: SocketKind,
-    pub outbox: Outbox,
 }
 
 async fn serve(
@@ -193,7 +188,7 @@ async fn clean_up(peer: &Peer<'_>) {
         state.bus.sync(channel).await;
     }
     for channel in &left.channels {
-        if let Some(room) = rooms::room_of_channel(channel) {
+        if let Some(room) = common::keys::room_of_channel(channel) {
             if let Err((_, e)) = rooms::leave(state, peer.id, &peer.name, room).await {
                 tracing::warn!(room, error = %e, "leaving a room on close failed");
             }
@@ -393,7 +388,7 @@ async fn handle_request(
         ClientMsg::RoomSay { room, text } => {
             rooms::say(peer, &room, &text, reference.clone()).await
         }
-        ClientMsg::RoomLeave { room } => match rooms::validate(&room) {
+        ClientMsg::RoomLeave { room } => match stores::rooms::validate(&room) {
             Err(why) => Err((ErrorCode::BadRequest, why.to_string())),
             Ok(()) => rooms::leave(peer.state, peer.id, &peer.name, &room)
                 .await

@@ -5,31 +5,15 @@
 //! that asked gets its copy with its `ref`.
 
 use common::{
-    game::store::{Answer, Game, Games, Origin},
+    game::{
+        model::Game,
+        store::{Answer, Games},
+    },
     keys,
     protocol::{ErrorCode, ServerMsg},
 };
 
-use crate::{rooms, socket::Peer};
-
-/// A refused game request: the error frame to send.
-pub type Refusal = (ErrorCode, String);
-
-fn unavailable(e: impl std::fmt::Display) -> Refusal {
-    tracing::warn!(error = %e, "game request failed");
-    (
-        ErrorCode::Unavailable,
-        "service unavailable, try again".to_string(),
-    )
-}
-
-fn origin(peer: &Peer<'_>, reference: &Option<String>) -> Origin {
-    Origin {
-        node: peer.state.node_id.clone(),
-        conn: peer.id,
-        reference: reference.clone(),
-    }
-}
+use super::{origin, peer::Peer, rooms, unavailable, Following, Refusal};
 
 /// Game IDs are what [`Games::new_id`] makes, or at least harmless in a key.
 fn validate_id(id: &str) -> Result<(), Refusal> {
@@ -42,23 +26,13 @@ fn validate_id(id: &str) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// Follows the game's channel (subscribing the node if needed) before a change is made,
-/// so the published state reaches this socket. Returns whether it already followed.
-async fn follow(peer: &Peer<'_>, id: &str) -> bool {
-    let channel = keys::game_channel(id);
-    let already = peer.state.hub.follows(&channel, peer.id);
-    if !already {
-        peer.state.hub.follow(&channel, peer.id, false);
-        peer.state.bus.sync(&channel).await;
-    }
-    already
+/// Follows the game's channel for a request (see [`Following`]).
+async fn follow<'a>(peer: &Peer<'a>, id: &str) -> Following<'a> {
+    Following::start(peer, keys::game_channel(id), false).await
 }
 
 async fn unfollow(peer: &Peer<'_>, id: &str) {
-    let channel = keys::game_channel(id);
-    if peer.state.hub.unfollow(&channel, peer.id) {
-        peer.state.bus.sync(&channel).await;
-    }
+    super::unfollow(peer.state, peer.id, &keys::game_channel(id)).await;
 }
 
 /// Sends an unchanged state to the asking socket only.
@@ -118,7 +92,7 @@ async fn reserve_seat(peer: &Peer<'_>, id: &str) -> Result<(), Refusal> {
 async fn seated(peer: &Peer<'_>, id: &str) {
     peer.state.hub.seat(peer.id, id);
     move_on(peer, id).await;
-    if let Err(e) = peer.state.games.count_player(&peer.name).await {
+    if let Err(e) = peer.state.games.results.count_player(&peer.name).await {
         tracing::warn!(error = %e, "counting a player failed");
     }
 }
@@ -170,9 +144,10 @@ pub async fn create(
     may_open(peer)?;
     let id = Games::new_id();
     reserve_seat(peer, &id).await?;
-    follow(peer, &id).await;
-    let games = &peer.state.games;
-    match games
+    let following = follow(peer, &id).await;
+    let answer = peer
+        .state
+        .games
         .create(
             &id,
             &peer.token,
@@ -182,13 +157,9 @@ pub async fn create(
             Some(&origin(peer, &reference)),
         )
         .await
-    {
-        Ok(answer) => settle(peer, answer, reference).await?,
-        Err(e) => {
-            unfollow(peer, &id).await;
-            return Err(unavailable(e));
-        }
-    }
+        .map_err(unavailable)?;
+    following.keep();
+    settle(peer, answer, reference).await?;
     seated(peer, &id).await;
     join_room(peer, &id, None).await;
     Ok(())
@@ -204,8 +175,8 @@ pub async fn join(
 ) -> Result<(), Refusal> {
     validate_id(id)?;
     reserve_seat(peer, id).await?;
-    let already = follow(peer, id).await;
-    let result = peer
+    let following = follow(peer, id).await;
+    let answer = peer
         .state
         .games
         .join(
@@ -215,21 +186,11 @@ pub async fn join(
             want_seat,
             Some(&origin(peer, &reference)),
         )
-        .await;
-    let answer = match result {
-        Ok(answer) => answer,
-        Err(e) => {
-            if !already {
-                unfollow(peer, id).await;
-            }
-            return Err(unavailable(e));
-        }
-    };
+        .await
+        .map_err(unavailable)?;
     let has_seat = matches!(&answer, Answer::Changed(_) | Answer::Unchanged(_, Some(_)));
-    if let Answer::Refused(..) = &answer {
-        if !already {
-            unfollow(peer, id).await;
-        }
+    if !matches!(&answer, Answer::Refused(..)) {
+        following.keep();
     }
     settle(peer, answer, reference).await?;
     if has_seat {
@@ -244,17 +205,13 @@ pub async fn quick(peer: &Peer<'_>, reference: Option<String>) -> Result<(), Ref
     may_open(peer)?;
     let games = &peer.state.games;
     let mine = Games::new_id();
-    follow(peer, &mine).await;
+    let mine_following = follow(peer, &mine).await;
     reserve_seat(peer, &mine).await?;
     let created = games
         .create(&mine, &peer.token, &peer.name, false, true, None)
         .await;
-    let waiting = match created {
-        Ok(Answer::Unchanged(game, _)) => game,
-        Ok(_) | Err(_) => {
-            unfollow(peer, &mine).await;
-            return Err(unavailable("creating a quick-match game failed"));
-        }
+    let Ok(Answer::Unchanged(waiting, _)) = created else {
+        return Err(unavailable("creating a quick-match game failed"));
     };
     // A game in the queue may have ended meanwhile (its player left): then take the next.
     for _ in 0..8 {
@@ -263,6 +220,7 @@ pub async fn quick(peer: &Peer<'_>, reference: Option<String>) -> Result<(), Ref
             .await
             .map_err(unavailable)?;
         let Some(other) = other else {
+            mine_following.keep();
             peer.state.hub.set_queued(peer.id, Some(mine.clone()));
             answer_with(peer, waiting, reference);
             seated(peer, &mine).await;
@@ -270,7 +228,7 @@ pub async fn quick(peer: &Peer<'_>, reference: Option<String>) -> Result<(), Ref
             return Ok(());
         };
         reserve_seat(peer, &other).await?;
-        follow(peer, &other).await;
+        let other_following = follow(peer, &other).await;
         let joined = games
             .join(
                 &other,
@@ -279,20 +237,15 @@ pub async fn quick(peer: &Peer<'_>, reference: Option<String>) -> Result<(), Ref
                 true,
                 Some(&origin(peer, &reference)),
             )
-            .await;
-        match joined {
-            Ok(Answer::Changed(_)) => {
-                unfollow(peer, &mine).await;
-                let _ = games.discard(&mine).await;
-                seated(peer, &other).await;
-                join_room(peer, &other, None).await;
-                return Ok(());
-            }
-            Ok(_) => unfollow(peer, &other).await,
-            Err(e) => {
-                unfollow(peer, &other).await;
-                return Err(unavailable(e));
-            }
+            .await
+            .map_err(unavailable)?;
+        if let Answer::Changed(_) = joined {
+            other_following.keep();
+            drop(mine_following);
+            let _ = games.discard(&mine).await;
+            seated(peer, &other).await;
+            join_room(peer, &other, None).await;
+            return Ok(());
         }
     }
     Err((
@@ -309,26 +262,28 @@ pub async fn play(
     reference: Option<String>,
 ) -> Result<(), Refusal> {
     validate_id(id)?;
-    follow(peer, id).await;
+    let following = follow(peer, id).await;
     let answer = peer
         .state
         .games
         .play(id, &peer.token, cell, Some(&origin(peer, &reference)))
         .await
         .map_err(unavailable)?;
+    following.keep();
     settle(peer, answer, reference).await
 }
 
 /// `game.rematch`.
 pub async fn rematch(peer: &Peer<'_>, id: &str, reference: Option<String>) -> Result<(), Refusal> {
     validate_id(id)?;
-    follow(peer, id).await;
+    let following = follow(peer, id).await;
     let answer = peer
         .state
         .games
         .rematch(id, &peer.token, Some(&origin(peer, &reference)))
         .await
         .map_err(unavailable)?;
+    following.keep();
     settle(peer, answer, reference).await
 }
 

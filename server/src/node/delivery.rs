@@ -13,7 +13,7 @@ use common::{
 };
 use fred::prelude::*;
 
-use crate::state::AppState;
+use super::state::AppState;
 
 const BLOCK_MS: u64 = 2_000;
 const BATCH: u64 = 512;

@@ -9,20 +9,10 @@
 
 use std::collections::HashMap;
 
-use common::{
-    clock,
-    game::store::Origin,
-    keys,
-    protocol::{ErrorCode, RoomMessage, ServerMsg},
-    session::StoreError,
-};
+use common::{clock, error::StoreError, game::model::Origin, keys, protocol::RoomMessage};
 use fred::{prelude::*, types::scripts::Script};
 
-use crate::{
-    hub::{stream_position, Position},
-    socket::Peer,
-    state::AppState,
-};
+use crate::hub::{stream_position, Position};
 
 /// Messages in `room.joined` without `since`.
 pub const HISTORY: usize = 50;
@@ -43,23 +33,6 @@ pub fn validate(room: &str) -> Result<(), &'static str> {
         return Err("room names use letters, digits and :_-.");
     }
     Ok(())
-}
-
-/// The room of a room channel (`room:{R}:events`).
-pub fn room_of_channel(channel: &str) -> Option<&str> {
-    channel.strip_prefix("room:{")?.strip_suffix("}:events")
-}
-
-/// A refused room request: the error frame to send.
-pub type Refusal = (ErrorCode, String);
-
-fn refuse(code: ErrorCode, message: impl Into<String>) -> Refusal {
-    (code, message.into())
-}
-
-fn unavailable(e: impl std::fmt::Display) -> Refusal {
-    tracing::warn!(error = %e, "room request failed");
-    refuse(ErrorCode::Unavailable, "service unavailable, try again")
 }
 
 /// Room storage and scripts.
@@ -91,8 +64,8 @@ impl Rooms {
         Rooms {
             client,
             retention_secs,
-            say: Script::from_lua(include_str!("scripts/room_say.lua")),
-            presence: Script::from_lua(include_str!("scripts/room_presence.lua")),
+            say: Script::from_lua(include_str!("../scripts/room_say.lua")),
+            presence: Script::from_lua(include_str!("../scripts/room_presence.lua")),
             publish: if sharded { "SPUBLISH" } else { "PUBLISH" },
         }
     }
@@ -285,157 +258,34 @@ impl Rooms {
                 .collect(),
         ))
     }
+
+    /// Messages of `room` after `since` (all kept ones when `None`), each with the request
+    /// that said it where the log kept it, for a node that missed them.
+    pub async fn messages_after(
+        &self,
+        room: &str,
+        since: Option<Position>,
+    ) -> Result<Vec<(RoomMessage, Option<Origin>)>, StoreError> {
+        let start = match since {
+            Some(p) => format!("({}-{}", p >> 64, p & u128::from(u64::MAX)),
+            None => "-".to_string(),
+        };
+        let entries: Vec<(String, HashMap<String, String>)> = self
+            .client
+            .xrange(keys::room_log(room), start, "+", None)
+            .await?;
+        Ok(entries
+            .into_iter()
+            .map(|(id, mut fields)| {
+                let origin = fields
+                    .remove("origin")
+                    .and_then(|o| serde_json::from_str(&o).ok());
+                (message_of(room, id, fields), origin)
+            })
+            .collect())
+    }
 }
 
 fn index_member(room: &str, node: &str, name: &str) -> String {
     format!("{room}\x1f{node}\x1f{name}")
-}
-
-/// Messages of `room` after `since` (all kept ones when `None`), each with the request
-/// that said it where the log kept it, for a node that missed them.
-pub async fn messages_after(
-    state: &AppState,
-    room: &str,
-    since: Option<Position>,
-) -> Result<Vec<(RoomMessage, Option<Origin>)>, StoreError> {
-    let start = match since {
-        Some(p) => format!("({}-{}", p >> 64, p & u128::from(u64::MAX)),
-        None => "-".to_string(),
-    };
-    let entries: Vec<(String, HashMap<String, String>)> = state
-        .redis
-        .xrange(keys::room_log(room), start, "+", None)
-        .await?;
-    Ok(entries
-        .into_iter()
-        .map(|(id, mut fields)| {
-            let origin = fields
-                .remove("origin")
-                .and_then(|o| serde_json::from_str(&o).ok());
-            (message_of(room, id, fields), origin)
-        })
-        .collect())
-}
-
-fn origin(peer: &Peer<'_>, reference: &Option<String>) -> Origin {
-    Origin {
-        node: peer.state.node_id.clone(),
-        conn: peer.id,
-        reference: reference.clone(),
-    }
-}
-
-/// `room.join`: follow the room, be present in it, get its history.
-pub async fn join(
-    peer: &Peer<'_>,
-    room: &str,
-    since: Option<&str>,
-    reference: Option<String>,
-) -> Result<(), Refusal> {
-    validate(room).map_err(|why| refuse(ErrorCode::BadRequest, why))?;
-    let state = peer.state;
-    let channel = keys::room_channel(room);
-    let most = state.config.max_rooms_per_socket;
-    if most > 0
-        && !state.hub.follows(&channel, peer.id)
-        && state
-            .hub
-            .followed(peer.id, |c| room_of_channel(c).is_some())
-            >= most
-    {
-        return Err(refuse(
-            ErrorCode::LimitReached,
-            format!("a socket follows at most {most} rooms (game chats included): leave one first"),
-        ));
-    }
-    let others_here = state.hub.name_follows(&channel, &peer.name, peer.id);
-    state.hub.follow(&channel, peer.id, true);
-    state.bus.sync(&channel).await;
-    let loaded = async {
-        if !others_here {
-            state.rooms.arrive(room, &state.node_id, &peer.name).await?;
-        }
-        let (history, recovered) = match since {
-            Some(id) => match state.rooms.after(room, id).await? {
-                Some(after) => (after, true),
-                None => (state.rooms.recent(room).await?, false),
-            },
-            None => (state.rooms.recent(room).await?, false),
-        };
-        let members = state.rooms.members(room).await?;
-        Ok::<_, StoreError>((history, recovered, members))
-    }
-    .await;
-    let (history, recovered, members) = match loaded {
-        Ok(loaded) => loaded,
-        Err(e) => {
-            if state.hub.unfollow(&channel, peer.id) {
-                state.bus.sync(&channel).await;
-            }
-            return Err(unavailable(e));
-        }
-    };
-    let seen = history
-        .last()
-        .and_then(|m| stream_position(&m.id))
-        .or_else(|| since.filter(|_| recovered).and_then(stream_position));
-    let answer = ServerMsg::RoomJoined {
-        reference,
-        room: room.to_string(),
-        members,
-        history,
-        recovered,
-    };
-    state.hub.joined(&channel, peer.id, seen, &answer);
-    Ok(())
-}
-
-/// `room.say`: only a socket that joined the room may speak in it.
-pub async fn say(
-    peer: &Peer<'_>,
-    room: &str,
-    text: &str,
-    reference: Option<String>,
-) -> Result<(), Refusal> {
-    validate(room).map_err(|why| refuse(ErrorCode::BadRequest, why))?;
-    if !peer.state.hub.follows(&keys::room_channel(room), peer.id) {
-        return Err(refuse(
-            ErrorCode::Forbidden,
-            "join the room before speaking in it",
-        ));
-    }
-    if text.trim().is_empty() {
-        return Err(refuse(ErrorCode::BadRequest, "text must not be empty"));
-    }
-    if text.chars().count() > MAX_TEXT_CHARS {
-        return Err(refuse(
-            ErrorCode::TooLarge,
-            format!("text is longer than {MAX_TEXT_CHARS} characters"),
-        ));
-    }
-    // The sender's copy comes through pub/sub like everyone's: answering it here could
-    // overtake an earlier message of the room still on its way, which the cursor would
-    // then drop.
-    peer.state
-        .rooms
-        .say(room, &peer.name, text, &origin(peer, &reference))
-        .await
-        .map_err(unavailable)?;
-    Ok(())
-}
-
-/// `room.leave`, and the same for every room when a socket closes.
-pub async fn leave(state: &AppState, id: u64, name: &str, room: &str) -> Result<(), Refusal> {
-    let channel = keys::room_channel(room);
-    if state.hub.unfollow(&channel, id) {
-        state.bus.sync(&channel).await;
-    }
-    if !state.hub.name_follows(&channel, name, id) {
-        state
-            .rooms
-            .depart(room, &state.node_id, name)
-            .await
-            .map_err(unavailable)?;
-    }
-    Ok(())
 }

@@ -20,21 +20,12 @@ use std::{
 
 use axum::extract::ws::{Message, Utf8Bytes};
 use common::{
-    game::store::Origin,
+    game::model::Origin,
     protocol::{ChatMessage, ServerMsg},
 };
 use tokio::sync::{mpsc, Notify};
 
-use crate::metrics;
-
-/// Which endpoint a socket came through; it decides the shape of a bot reply.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SocketKind {
-    /// `/chat`: a reply is the bare message object.
-    Chat,
-    /// `/ws`: a reply is a `bot.reply` frame.
-    Ws,
-}
+use crate::{kpi::SocketKind, metrics};
 
 /// The sending half of one socket's bounded outbound queue.
 #[derive(Clone)]

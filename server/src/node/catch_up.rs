@@ -11,85 +11,15 @@
 //! and a message fetched from the stream carries its request's `ref` to its sender as the
 //! published one does.
 
-use std::{collections::HashMap, sync::Mutex, time::Duration};
+use std::time::Duration;
 
-use common::{
-    game::store::Origin,
-    protocol::{RoomMessage, ServerMsg},
-};
-use serde::Deserialize;
+use common::protocol::ServerMsg;
 
+use super::state::AppState;
 use crate::{
     hub::{stream_position, Position},
-    rooms,
-    state::AppState,
+    stores::feeds::RoomEvent,
 };
-
-/// A published room event: a message (with the one before it), or presence.
-#[derive(Deserialize)]
-pub struct RoomEvent {
-    origin: Option<Origin>,
-    /// The ID of the room's message before this one.
-    #[serde(default)]
-    prev: Option<String>,
-    message: Option<RoomMessage>,
-    joined: Option<String>,
-    left: Option<String>,
-}
-
-impl RoomEvent {
-    fn logged((message, origin): (RoomMessage, Option<Origin>)) -> RoomEvent {
-        RoomEvent {
-            origin,
-            prev: None,
-            message: Some(message),
-            joined: None,
-            left: None,
-        }
-    }
-
-    fn position(&self) -> Option<Position> {
-        stream_position(&self.message.as_ref()?.id)
-    }
-}
-
-/// What this node has delivered of one room channel.
-#[derive(Default)]
-struct Feed {
-    last: Option<Position>,
-    /// `Some` while a gap is being filled: the events that came meanwhile.
-    waiting: Option<Vec<RoomEvent>>,
-}
-
-/// Every room channel's feed on this node.
-#[derive(Default)]
-pub struct Feeds {
-    feeds: Mutex<HashMap<String, Feed>>,
-}
-
-impl Feeds {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Feed>> {
-        // Nothing in the map is left half-changed by a panic elsewhere.
-        self.feeds.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Forgets a channel this node no longer follows.
-    pub fn forget(&self, channel: &str) {
-        self.lock().remove(channel);
-    }
-
-    /// Holds the channel's live events back for a catch-up; returns where the catch-up
-    /// starts, or `None` when one is already running.
-    fn hold(&self, channel: &str, low: Option<Position>) -> Option<Option<Position>> {
-        let mut feeds = self.lock();
-        let feed = feeds.entry(channel.to_string()).or_default();
-        if feed.waiting.is_some() {
-            return None;
-        }
-        feed.waiting = Some(Vec::new());
-        Some(feed.last.or(low))
-    }
-}
 
 /// Most attempts at fetching a gap (about 30 s, with backoff) before what came meanwhile
 /// is delivered without it.
@@ -143,7 +73,7 @@ async fn fill(state: &AppState, channel: &str, room: &str, after: Option<Positio
     let mut delay = Duration::from_millis(50);
     let mut fetched = Vec::new();
     for attempt in 1..=FETCH_ATTEMPTS {
-        match rooms::messages_after(state, room, after).await {
+        match state.rooms.messages_after(room, after).await {
             Ok(messages) => {
                 fetched = messages;
                 break;

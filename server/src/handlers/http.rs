@@ -16,7 +16,7 @@ use common::{names, protocol::SessionDoc};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::{kpi, state::AppState, stats::Stats};
+use crate::{kpi, node::state::AppState, stats::Stats};
 
 /// A request that could not be served.
 #[derive(Debug, thiserror::Error)]
@@ -185,13 +185,23 @@ pub async fn health(State(state): State<AppState>) -> Response {
 
 /// `GET /leaderboard`: the top 10 players by wins.
 pub async fn leaderboard(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let top = state.games.leaderboard(10).await.map_err(unavailable)?;
+    let top = state
+        .games
+        .results
+        .leaderboard(10)
+        .await
+        .map_err(unavailable)?;
     Ok(Json(json!({ "top": top })).into_response())
 }
 
 /// `GET /players/count`: about how many distinct names played today (UTC).
 pub async fn players_count(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let estimated = state.games.players_today().await.map_err(unavailable)?;
+    let estimated = state
+        .games
+        .results
+        .players_today()
+        .await
+        .map_err(unavailable)?;
     Ok(Json(json!({ "estimated": estimated })).into_response())
 }
 
@@ -223,6 +233,6 @@ pub async fn stats(State(state): State<AppState>) -> Result<Response, ApiError> 
 
 /// `GET /metrics`: this node's metrics in the Prometheus text format.
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    let body = crate::metrics::render(&state).await;
+    let body = crate::metrics::render(&state.redis, state.hub.sockets(), &state.metrics).await;
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }

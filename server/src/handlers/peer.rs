@@ -1,0 +1,14 @@
+//! What a socket task knows about its client: every request handler gets it.
+
+use crate::{hub::Outbox, kpi::SocketKind, node::state::AppState};
+
+/// What a socket task knows about its client; request handlers get it.
+pub struct Peer<'a> {
+    pub state: &'a AppState,
+    /// This socket's ID on this node.
+    pub id: u64,
+    pub token: String,
+    pub name: String,
+    pub kind: SocketKind,
+    pub outbox: Outbox,
+}

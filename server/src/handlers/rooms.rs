@@ -1,0 +1,121 @@
+//! The room requests of `/ws`: `room.join` (with exact recovery through `since`),
+//! `room.say` and `room.leave`. The rooms themselves are in
+//! [`stores::rooms`](crate::stores::rooms).
+
+use common::{
+    error::StoreError,
+    keys,
+    protocol::{ErrorCode, ServerMsg},
+};
+
+use super::{origin, peer::Peer, refuse, unavailable, unfollow, Following, Refusal};
+use crate::{
+    hub::stream_position,
+    node::state::AppState,
+    stores::rooms::{validate, MAX_TEXT_CHARS},
+};
+
+/// `room.join`: follow the room, be present in it, get its history.
+pub async fn join(
+    peer: &Peer<'_>,
+    room: &str,
+    since: Option<&str>,
+    reference: Option<String>,
+) -> Result<(), Refusal> {
+    validate(room).map_err(|why| refuse(ErrorCode::BadRequest, why))?;
+    let state = peer.state;
+    let channel = keys::room_channel(room);
+    let most = state.config.max_rooms_per_socket;
+    if most > 0
+        && !state.hub.follows(&channel, peer.id)
+        && state
+            .hub
+            .followed(peer.id, |c| keys::room_of_channel(c).is_some())
+            >= most
+    {
+        return Err(refuse(
+            ErrorCode::LimitReached,
+            format!("a socket follows at most {most} rooms (game chats included): leave one first"),
+        ));
+    }
+    let others_here = state.hub.name_follows(&channel, &peer.name, peer.id);
+    let following = Following::start(peer, channel.clone(), true).await;
+    let loaded = async {
+        if !others_here {
+            state.rooms.arrive(room, &state.node_id, &peer.name).await?;
+        }
+        let (history, recovered) = match since {
+            Some(id) => match state.rooms.after(room, id).await? {
+                Some(after) => (after, true),
+                None => (state.rooms.recent(room).await?, false),
+            },
+            None => (state.rooms.recent(room).await?, false),
+        };
+        let members = state.rooms.members(room).await?;
+        Ok::<_, StoreError>((history, recovered, members))
+    }
+    .await;
+    let (history, recovered, members) = loaded.map_err(unavailable)?;
+    following.keep();
+    let seen = history
+        .last()
+        .and_then(|m| stream_position(&m.id))
+        .or_else(|| since.filter(|_| recovered).and_then(stream_position));
+    let answer = ServerMsg::RoomJoined {
+        reference,
+        room: room.to_string(),
+        members,
+        history,
+        recovered,
+    };
+    state.hub.joined(&channel, peer.id, seen, &answer);
+    Ok(())
+}
+
+/// `room.say`: only a socket that joined the room may speak in it.
+pub async fn say(
+    peer: &Peer<'_>,
+    room: &str,
+    text: &str,
+    reference: Option<String>,
+) -> Result<(), Refusal> {
+    validate(room).map_err(|why| refuse(ErrorCode::BadRequest, why))?;
+    if !peer.state.hub.follows(&keys::room_channel(room), peer.id) {
+        return Err(refuse(
+            ErrorCode::Forbidden,
+            "join the room before speaking in it",
+        ));
+    }
+    if text.trim().is_empty() {
+        return Err(refuse(ErrorCode::BadRequest, "text must not be empty"));
+    }
+    if text.chars().count() > MAX_TEXT_CHARS {
+        return Err(refuse(
+            ErrorCode::TooLarge,
+            format!("text is longer than {MAX_TEXT_CHARS} characters"),
+        ));
+    }
+    // The sender's copy comes through pub/sub like everyone's: answering it here could
+    // overtake an earlier message of the room still on its way, which the cursor would
+    // then drop.
+    peer.state
+        .rooms
+        .say(room, &peer.name, text, &origin(peer, &reference))
+        .await
+        .map_err(unavailable)?;
+    Ok(())
+}
+
+/// `room.leave`, and the same for every room when a socket closes.
+pub async fn leave(state: &AppState, id: u64, name: &str, room: &str) -> Result<(), Refusal> {
+    let channel = keys::room_channel(room);
+    unfollow(state, id, &channel).await;
+    if !state.hub.name_follows(&channel, name, id) {
+        state
+            .rooms
+            .depart(room, &state.node_id, name)
+            .await
+            .map_err(unavailable)?;
+    }
+    Ok(())
+}
