@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 SETUP_BROWSER_TESTS=1 source scripts/setup.sh
 
 # The suites that run unchanged on a Redis Cluster (three masters, three replicas).
-CLUSTER_SUITES='binary(chat) | binary(games) | binary(rooms) | binary(workers)'
+CLUSTER_SUITES='binary(chat) | binary(games) | binary(seats) | binary(rooms) | binary(workers)'
 
 # Formatting and lints first: cheap, and a failure says exactly where.
 if cargo fmt --version >/dev/null 2>&1 && cargo clippy --version >/dev/null 2>&1; then
@@ -29,7 +29,7 @@ if cargo nextest --version >/dev/null 2>&1; then
   E2E_REDIS=cluster cargo nextest run --workspace --locked --profile ci -E "$CLUSTER_SUITES"
 else
   cargo test --workspace --locked
-  E2E_REDIS=cluster cargo test --workspace --locked --test chat --test games --test rooms --test workers
+  E2E_REDIS=cluster cargo test --workspace --locked --test chat --test games --test seats --test rooms --test workers
 fi
 
 # The browser client in Chromium, against the binaries built above.

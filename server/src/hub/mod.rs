@@ -14,63 +14,16 @@ use std::{
     collections::{HashMap, HashSet},
     sync::{
         atomic::{AtomicU64, Ordering},
-        Arc, Mutex,
+        Mutex,
     },
 };
 
-use axum::extract::ws::{Message, Utf8Bytes};
+use crate::kpi::SocketKind;
+use axum::extract::ws::Utf8Bytes;
 use common::{
     game::model::Origin,
     protocol::{ChatMessage, ServerMsg},
 };
-use tokio::sync::{mpsc, Notify};
-
-use crate::{kpi::SocketKind, metrics};
-
-/// The sending half of one socket's bounded outbound queue.
-#[derive(Clone)]
-pub struct Outbox {
-    /// Boxed frames: the channel allocates its slots up front, and a pointer per slot
-    /// keeps an idle socket's queue small.
-    tx: mpsc::Sender<Box<Message>>,
-    /// Notified when the queue is full: the writer then closes the socket as too slow.
-    kick: Arc<Notify>,
-}
-
-impl Outbox {
-    pub fn new(capacity: usize) -> (Outbox, mpsc::Receiver<Box<Message>>, Arc<Notify>) {
-        let (tx, rx) = mpsc::channel(capacity);
-        let kick = Arc::new(Notify::new());
-        (
-            Outbox {
-                tx,
-                kick: kick.clone(),
-            },
-            rx,
-            kick,
-        )
-    }
-
-    /// Queues a frame without waiting. A full queue means the client cannot keep up:
-    /// the socket is closed rather than left to grow memory.
-    pub fn send(&self, msg: Message) {
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(Box::new(msg)) {
-            self.kick.notify_one();
-        }
-    }
-
-    pub fn send_json(&self, msg: &ServerMsg) {
-        if let ServerMsg::Error { code, .. } = msg {
-            metrics::error(*code);
-        }
-        self.send_text(msg.kind(), &msg.to_json().into());
-    }
-
-    fn send_text(&self, kind: &'static str, text: &Utf8Bytes) {
-        metrics::frame_out(kind);
-        self.send(Message::Text(text.clone()));
-    }
-}
 
 /// A position in a channel: a game's version, or a room stream ID as `ms << 64 | seq`.
 pub type Position = u128;
@@ -471,79 +424,11 @@ impl Hub {
         }
         names
     }
-
-    /// Records that socket `id` has a seat in `game`.
-    pub fn seat(&self, id: u64, game: &str) {
-        if let Some(conn) = self.lock().conns.get_mut(&id) {
-            conn.seats.entry(game.to_string()).or_insert(false);
-        }
-    }
-
-    /// Notes whether `game` (whose channel is `channel`) is over, for the sockets seated in
-    /// it that follow it here.
-    pub fn game_over(&self, channel: &str, game: &str, over: bool) {
-        let mut inner = self.lock();
-        let Inner {
-            conns, channels, ..
-        } = &mut *inner;
-        let Some(members) = channels.get(channel) else {
-            return;
-        };
-        for id in members.keys() {
-            if let Some(seat) = conns.get_mut(id).and_then(|c| c.seats.get_mut(game)) {
-                *seat = over;
-            }
-        }
-    }
-
-    /// The games socket `id` sits in that are over, but `except`.
-    pub fn finished_seats(&self, id: u64, except: &str) -> Vec<String> {
-        self.lock().conns.get(&id).map_or_else(Vec::new, |conn| {
-            conn.seats
-                .iter()
-                .filter(|(game, over)| **over && *game != except)
-                .map(|(game, _)| game.clone())
-                .collect()
-        })
-    }
-
-    pub fn unseat(&self, id: u64, game: &str) {
-        if let Some(conn) = self.lock().conns.get_mut(&id) {
-            conn.seats.remove(game);
-        }
-    }
-
-    /// Every seat held by a socket of this node: `(game, token)`.
-    pub fn seats(&self) -> HashSet<(String, String)> {
-        let inner = self.lock();
-        inner
-            .conns
-            .values()
-            .flat_map(|c| c.seats.keys().map(|g| (g.clone(), c.token.clone())))
-            .collect()
-    }
-
-    /// Games not over (as far as this node has seen) in which the sockets of `token` here
-    /// hold a seat.
-    pub fn open_games(&self, token: &str) -> usize {
-        let inner = self.lock();
-        let Some(ids) = inner.by_token.get(token) else {
-            return 0;
-        };
-        let open: HashSet<&String> = ids
-            .iter()
-            .filter_map(|id| inner.conns.get(id))
-            .flat_map(|c| c.seats.iter().filter(|(_, over)| !**over).map(|(g, _)| g))
-            .collect();
-        open.len()
-    }
-
-    pub fn set_queued(&self, id: u64, game: Option<String>) {
-        if let Some(conn) = self.lock().conns.get_mut(&id) {
-            conn.queued = game;
-        }
-    }
 }
 
+mod outbox;
+mod seats;
 #[cfg(test)]
 mod tests;
+
+pub use outbox::Outbox;
