@@ -102,3 +102,14 @@ pub async fn two_nodes(envs: &[(&str, &str)]) -> (Redis, Server, Server) {
     let (a, b) = tokio::join!(Server::start(&url, &a_env), Server::start(&url, &b_env));
     (redis, a, b)
 }
+
+/// Sends `bot.say` and waits for its `ack`; returns the stored message's ID.
+pub async fn say_to_bot(ws: &mut Ws, text: &str) -> String {
+    ws.send(serde_json::json!({"type": "bot.say", "text": text}))
+        .await;
+    let ack = ws.recv_type("ack").await;
+    ack["id"]
+        .as_str()
+        .expect("an ack with the message's ID")
+        .to_string()
+}

@@ -18,7 +18,9 @@ pub mod ws;
 
 pub use balancer::Balancer;
 pub use cluster::RedisCluster;
-pub use flows::{assert_after, new_session, refresh, start_game, token, two_nodes, Cluster};
+pub use flows::{
+    assert_after, new_session, refresh, say_to_bot, start_game, token, two_nodes, Cluster,
+};
 pub use procs::{Server, Worker};
 pub use redis::Redis;
 pub use util::{eventually, free_port, workspace_root, TempDir};

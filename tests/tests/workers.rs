@@ -1,14 +1,11 @@
 //! The worker side of the pipeline: restarts, several workers, messages left pending by a
-//! dead worker, and the LLM path against a local OpenAI-compatible server.
+//! dead worker, replies retried where they failed. The LLM path is in `llm.rs`.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-    time::Duration,
+use std::{collections::HashMap, time::Duration};
+
+use e2e::{
+    eventually, new_session, refresh, say_to_bot, token, Cluster, Redis, Server, Worker, Ws,
 };
-
-use axum::{extract::State, http::StatusCode, routing::post, Json, Router};
-use e2e::{eventually, new_session, refresh, token, Cluster, Redis, Server, Worker, Ws};
 use fred::prelude::*;
 use serde_json::{json, Value};
 
@@ -36,25 +33,19 @@ async fn taken_by_a_dead_worker(c: &Cluster) {
         .unwrap();
 }
 
-async fn say(ws: &mut Ws, text: &str) -> String {
-    ws.send(json!({"type": "bot.say", "text": text})).await;
-    let ack = ws.recv_type("ack").await;
-    ack["id"].as_str().unwrap().to_string()
-}
-
 #[tokio::test]
 async fn a_message_sent_while_no_worker_runs_is_answered_when_one_starts() {
     let mut c = Cluster::start().await;
     let doc = new_session(&c.a.base, "patient").await;
     let (mut ws, _) = Ws::hello(&c.b.ws_url("/ws", &token(&doc))).await;
-    let first = say(&mut ws, "hello").await;
+    let first = say_to_bot(&mut ws, "hello").await;
     assert_eq!(
         ws.recv_type("bot.reply").await["in_reply_to"],
         first.as_str()
     );
 
     stop_worker(&mut c).await;
-    let waiting = say(&mut ws, "anyone there?").await;
+    let waiting = say_to_bot(&mut ws, "anyone there?").await;
     ws.assert_silent(Duration::from_millis(800)).await;
 
     let _again = Worker::start(&c.redis.url(), &[]).await;
@@ -137,7 +128,7 @@ async fn messages_left_pending_by_a_dead_worker_are_taken_over() {
     stop_worker(&mut c).await;
     let doc = new_session(&c.a.base, "orphan").await;
     let (mut ws, _) = Ws::hello(&c.a.ws_url("/ws", &token(&doc))).await;
-    let id = say(&mut ws, "hello?").await;
+    let id = say_to_bot(&mut ws, "hello?").await;
 
     // A worker that read the message and died before answering leaves it pending.
     taken_by_a_dead_worker(&c).await;
@@ -163,7 +154,7 @@ async fn a_stopping_worker_takes_nothing_new_and_the_next_one_answers_at_once() 
     let mut c = Cluster::start().await;
     let doc = new_session(&c.a.base, "timely").await;
     let (mut ws, _) = Ws::hello(&c.a.ws_url("/ws", &token(&doc))).await;
-    let first = say(&mut ws, "hello").await;
+    let first = say_to_bot(&mut ws, "hello").await;
     assert_eq!(
         ws.recv_type("bot.reply").await["in_reply_to"],
         first.as_str()
@@ -172,7 +163,7 @@ async fn a_stopping_worker_takes_nothing_new_and_the_next_one_answers_at_once() 
     tokio::time::sleep(Duration::from_millis(200)).await;
     c.worker.proc.signal_term().await;
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let sent = say(&mut ws, "still there?").await;
+    let sent = say_to_bot(&mut ws, "still there?").await;
     let _next = Worker::start(&c.redis.url(), &[]).await;
     let reply = reply_within(&mut ws, Duration::from_secs(2), "the next worker answering").await;
     assert_eq!(reply["in_reply_to"], sent.as_str());
@@ -195,7 +186,7 @@ async fn a_reply_whose_write_fails_is_retried_as_soon_as_redis_takes_it() {
     let c = Cluster::start().await;
     let doc = new_session(&c.a.base, "persistent").await;
     let (mut ws, _) = Ws::hello(&c.b.ws_url("/ws", &token(&doc))).await;
-    let first = say(&mut ws, "hello").await;
+    let first = say_to_bot(&mut ws, "hello").await;
     assert_eq!(
         ws.recv_type("bot.reply").await["in_reply_to"],
         first.as_str()
@@ -210,7 +201,7 @@ async fn a_reply_whose_write_fails_is_retried_as_soon_as_redis_takes_it() {
     command.extend(read_only.split(' '));
     c.redis.on_every_node(&command).await;
 
-    let sent = say(&mut ws, "are you there?").await;
+    let sent = say_to_bot(&mut ws, "are you there?").await;
     ws.assert_silent(Duration::from_millis(1500)).await;
     c.redis
         .on_every_node(&["acl", "setuser", "service", "~response_channel"])
@@ -236,7 +227,7 @@ async fn a_retry_after_the_reply_went_out_sends_no_second_reply() {
     c.redis
         .on_every_node(&["acl", "setuser", "service", "-xack"])
         .await;
-    let sent = say(&mut ws, "hello").await;
+    let sent = say_to_bot(&mut ws, "hello").await;
     let reply = reply_within(&mut ws, Duration::from_secs(2), "the reply").await;
     assert_eq!(reply["in_reply_to"], sent.as_str());
     ws.assert_silent(Duration::from_millis(1000)).await;
@@ -265,7 +256,7 @@ async fn a_reply_its_worker_added_but_never_confirmed_is_not_added_again_on_take
     let doc = new_session(&c.a.base, "unlucky").await;
     let t = token(&doc);
     let (mut ws, _) = Ws::hello(&c.a.ws_url("/ws", &t)).await;
-    let asked = say(&mut ws, "hello?").await;
+    let asked = say_to_bot(&mut ws, "hello?").await;
     taken_by_a_dead_worker(&c).await;
     let admin = c.redis.client().await;
     let key = format!("session:{t}");
@@ -332,131 +323,17 @@ async fn a_message_waiting_for_an_earlier_one_delays_only_its_own_session() {
     let (mut free, _) = Ws::hello(&c.b.ws_url("/ws", &token(&free_doc))).await;
     // The first message of `stuck` is taken by a worker that dies before answering: it
     // stays pending for CLAIM_IDLE_MS (15 s), and the session's next reply waits for it.
-    say(&mut stuck, "first").await;
+    say_to_bot(&mut stuck, "first").await;
     taken_by_a_dead_worker(&c).await;
     let _live = Worker::start(&c.redis.url(), &[]).await;
-    let second = say(&mut stuck, "second").await;
+    let second = say_to_bot(&mut stuck, "second").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let asked = tokio::time::Instant::now();
-    let other = say(&mut free, "hello").await;
+    let other = say_to_bot(&mut free, "hello").await;
     let reply = reply_within(&mut free, Duration::from_secs(1), "another session").await;
     assert_eq!(reply["in_reply_to"], other.as_str());
     assert!(asked.elapsed() < Duration::from_secs(1));
     // The waiting one is answered all the same once its wait for the first is over.
     let late = reply_within(&mut stuck, Duration::from_secs(5), "the waiting session").await;
     assert_eq!(late["in_reply_to"], second.as_str());
-}
-
-#[derive(Clone, Default)]
-struct FakeLlm {
-    requests: Arc<Mutex<Vec<Value>>>,
-    fail: bool,
-}
-
-async fn completions(
-    State(fake): State<FakeLlm>,
-    Json(body): Json<Value>,
-) -> Result<Json<Value>, StatusCode> {
-    fake.requests.lock().unwrap().push(body.clone());
-    if fake.fail {
-        return Err(StatusCode::INTERNAL_SERVER_ERROR);
-    }
-    let last = body["messages"]
-        .as_array()
-        .and_then(|m| m.last())
-        .map(|m| m["content"].clone());
-    let text = format!(
-        "model heard {}",
-        last.and_then(|c| c.as_str().map(String::from))
-            .unwrap_or_default()
-    );
-    Ok(Json(json!({
-        "id": "cmpl-1", "object": "chat.completion", "model": body["model"],
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}]
-    })))
-}
-
-async fn start_fake_llm(fake: FakeLlm) -> String {
-    let app = Router::new()
-        .route("/v1/chat/completions", post(completions))
-        .with_state(fake);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}/v1")
-}
-
-#[tokio::test]
-async fn with_llm_url_the_worker_answers_through_the_api_with_history_as_context() {
-    let fake = FakeLlm::default();
-    let llm_url = start_fake_llm(fake.clone()).await;
-    let redis = Redis::start().await;
-    let node = Server::start(&redis.url(), &[]).await;
-    let _worker = Worker::start(
-        &redis.url(),
-        &[
-            ("LLM_URL", llm_url.as_str()),
-            ("LLM_MODEL", "tiny"),
-            ("LLM_API_KEY", "k"),
-        ],
-    )
-    .await;
-    let doc = new_session(&node.base, "zoe").await;
-    let (mut ws, _) = Ws::hello(&node.ws_url("/ws", &token(&doc))).await;
-
-    say(&mut ws, "first question").await;
-    assert_eq!(
-        ws.recv_type("bot.reply").await["msg"],
-        "model heard first question"
-    );
-    say(&mut ws, "second question").await;
-    assert_eq!(
-        ws.recv_type("bot.reply").await["msg"],
-        "model heard second question"
-    );
-
-    let requests = fake.requests.lock().unwrap().clone();
-    assert_eq!(requests.len(), 2);
-    let last = &requests[1];
-    assert_eq!(last["model"], "tiny");
-    let messages = last["messages"].as_array().unwrap();
-    assert_eq!(messages[0]["role"], "system");
-    assert!(messages[0]["content"].as_str().unwrap().contains("zoe"));
-    let rest: Vec<(&str, &str)> = messages[1..]
-        .iter()
-        .map(|m| (m["role"].as_str().unwrap(), m["content"].as_str().unwrap()))
-        .collect();
-    assert_eq!(
-        rest,
-        vec![
-            ("user", "first question"),
-            ("assistant", "model heard first question"),
-            ("user", "second question"),
-        ]
-    );
-}
-
-#[tokio::test]
-async fn when_the_llm_fails_the_built_in_bot_answers() {
-    let fake = FakeLlm {
-        fail: true,
-        ..FakeLlm::default()
-    };
-    let llm_url = start_fake_llm(fake.clone()).await;
-    let redis = Redis::start().await;
-    let node = Server::start(&redis.url(), &[]).await;
-    let _worker = Worker::start(&redis.url(), &[("LLM_URL", llm_url.as_str())]).await;
-    let doc = new_session(&node.base, "yuri").await;
-    let (mut ws, _) = Ws::hello(&node.ws_url("/ws", &token(&doc))).await;
-    say(&mut ws, "hello").await;
-    let reply = ws.recv_type("bot.reply").await;
-    assert!(
-        reply["msg"].as_str().unwrap().contains("Hello yuri"),
-        "{reply}"
-    );
-    assert_eq!(
-        fake.requests.lock().unwrap().len(),
-        1,
-        "the API was tried first"
-    );
 }
