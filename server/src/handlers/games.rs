@@ -210,8 +210,13 @@ pub async fn quick(peer: &Peer<'_>, reference: Option<String>) -> Result<(), Ref
     let created = games
         .create(&mine, &peer.token, &peer.name, false, true, None)
         .await;
-    let Ok(Answer::Unchanged(waiting, _)) = created else {
-        return Err(unavailable("creating a quick-match game failed"));
+    let waiting = match created.map_err(unavailable)? {
+        Answer::Unchanged(game, _) => game,
+        other => {
+            return Err(unavailable(format!(
+                "creating a quick-match game answered {other:?}"
+            )))
+        }
     };
     // A game in the queue may have ended meanwhile (its player left): then take the next.
     for _ in 0..8 {
