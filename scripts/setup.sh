@@ -60,8 +60,11 @@ if ! command -v docker-compose >/dev/null; then
   apt_install docker-compose
 fi
 
-# The browser tests (tests/browser, run by test.sh): Debian's Chromium, Node and the pinned
-# playwright-core from the lock file. Only when asked for (test.sh sets SETUP_BROWSER_TESTS=1).
+# The JavaScript side of the tests (run by test.sh): Debian's Chromium and Node, and the
+# pinned npm packages from each lock file: the browser tests (playwright-core), the
+# contract checks (docs/check: the AsyncAPI and OpenAPI parsers, ajv) and the JavaScript
+# client library (clients/js: ws, typescript). Only when asked for (test.sh sets
+# SETUP_BROWSER_TESTS=1).
 if [ "${SETUP_BROWSER_TESTS:-0}" = 1 ]; then
   if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
     echo "setup: installing nodejs and npm (Debian)"
@@ -71,9 +74,13 @@ if [ "${SETUP_BROWSER_TESTS:-0}" = 1 ]; then
     echo "setup: installing chromium (Debian)"
     apt_install chromium
   fi
-  BROWSER_TESTS="$ROOT/tests/browser"
-  if [ ! -d "$BROWSER_TESTS/node_modules" ] || [ "$BROWSER_TESTS/package-lock.json" -nt "$BROWSER_TESTS/node_modules" ]; then
-    echo "setup: installing the browser tests' npm packages (npm ci)"
-    (cd "$BROWSER_TESTS" && npm ci --silent --no-audit --no-fund >/dev/null)
-  fi
+  for PACKAGE in tests/browser docs/check clients/js; do
+    DIR="$ROOT/$PACKAGE"
+    if [ ! -d "$DIR/node_modules" ] || [ "$DIR/package-lock.json" -nt "$DIR/node_modules" ]; then
+      echo "setup: installing the npm packages of $PACKAGE (npm ci)"
+      # --ignore-scripts: no package here needs an install script (one of the AsyncAPI
+      # parser's dependencies only reports usage).
+      (cd "$DIR" && npm ci --silent --no-audit --no-fund --ignore-scripts >/dev/null)
+    fi
+  done
 fi

@@ -1,7 +1,7 @@
 //! Every Redis key, stream, consumer group and cap used by the programs, named in one place.
 //!
 //! Keys that other programs rely on (`session:<token>`, `message_channel`,
-//! `response_channel`) are part of the public contract in PROTOCOL.md and must not change.
+//! `response_channel`) are part of the public contract in docs/protocol.md and must not change.
 
 /// Stream of human chat messages, read by the workers through [`WORKER_GROUP`].
 pub const MESSAGE_CHANNEL: &str = "message_channel";
@@ -26,7 +26,7 @@ pub const BOT_TURNS: &str = "bot_turns";
 /// Cap of [`BOT_TURNS`].
 pub const BOT_TURNS_MAXLEN: i64 = 10_000;
 
-/// The game object of PROTOCOL.md (RedisJSON). All keys of one game share the hash tag `{ID}`.
+/// The game object of docs/protocol.md (RedisJSON). All keys of one game share the hash tag `{ID}`.
 pub fn game(id: &str) -> String {
     format!("game:{{{id}}}")
 }

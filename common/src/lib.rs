@@ -1,7 +1,7 @@
 //! What both binaries (`server` and `worker`) need, shared at compile time rather than copied.
 //!
 //! - [`keys`]: the one place that names every Redis key, stream and consumer group.
-//! - [`protocol`]: the WebSocket wire types of PROTOCOL.md (`ClientMsg`, `ServerMsg`, error codes).
+//! - [`protocol`]: the WebSocket wire types of docs/protocol.md (`ClientMsg`, `ServerMsg`, error codes).
 //! - [`names`]: validation of player names.
 //! - [`session`]: the RedisJSON session document and its atomic updates.
 //! - [`redis`]: connecting to Redis (single or cluster) and checking for RedisJSON.

@@ -1,4 +1,4 @@
-//! The WebSocket wire types of PROTOCOL.md: what clients send ([`ClientMsg`]), what the
+//! The WebSocket wire types of docs/protocol.md: what clients send ([`ClientMsg`]), what the
 //! server sends ([`ServerMsg`]), the error codes ([`ErrorCode`]) and the chat message object
 //! ([`ChatMessage`]) stored in session histories.
 
@@ -40,7 +40,7 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
-/// Error codes of PROTOCOL.md, plus `unavailable` for a request that failed because Redis
+/// Error codes of docs/protocol.md, plus `unavailable` for a request that failed because Redis
 /// could not be reached (the client may retry).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -1,6 +1,6 @@
 //! The two public streams: `message_channel` (human messages, read by the workers through
 //! the consumer group `workers`) and `response_channel` (bot replies, read by every server
-//! node). Field names are part of PROTOCOL.md.
+//! node). Field names are part of docs/protocol.md.
 
 use std::collections::HashMap;
 

@@ -127,7 +127,7 @@ impl Node {
         &self.state.node_id
     }
 
-    /// The routes of PROTOCOL.md, with the browser client at `/`.
+    /// The routes of docs/protocol.md, with the browser client at `/`.
     pub fn router(&self) -> Router {
         Router::new()
             .route("/token", post(http::create_token))
@@ -148,6 +148,7 @@ impl Node {
                 HeaderValue::from_static("no-cache"),
             ))
             .layer(axum::middleware::from_fn(http::utf8_query))
+            .layer(axum::middleware::from_fn(http::json_errors))
             .layer(TraceLayer::new_for_http())
             .with_state(self.state.clone())
     }

@@ -48,8 +48,9 @@ pub async fn new_session(base: &str, name: &str) -> serde_json::Value {
         .send()
         .await
         .expect("POST /token");
-    assert_eq!(resp.status(), 200, "POST /token for {name:?}");
-    resp.json().await.expect("session JSON")
+    let (status, doc) = crate::traffic::json_body("POST", resp).await;
+    assert_eq!(status, 200, "POST /token for {name:?}: {doc}");
+    doc
 }
 
 /// `GET /refresh_token?token=…` on `base`: the status and the JSON body.
@@ -57,8 +58,7 @@ pub async fn refresh(base: &str, token: &str) -> (u16, serde_json::Value) {
     let resp = reqwest::get(format!("{base}/refresh_token?token={token}"))
         .await
         .expect("GET /refresh_token");
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+    crate::traffic::json_body("GET", resp).await
 }
 
 /// A Redis, two server nodes and one worker: the topology most tests need.

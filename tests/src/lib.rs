@@ -13,6 +13,7 @@ pub mod players;
 pub mod procs;
 pub mod redis;
 pub mod redis_files;
+pub mod traffic;
 pub mod util;
 pub mod ws;
 

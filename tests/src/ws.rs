@@ -16,6 +16,15 @@ pub const FRAME_WAIT: Duration = Duration::from_secs(10);
 
 pub struct Ws {
     stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// The URL's path (`/ws` or `/chat`), for the traffic record.
+    endpoint: String,
+}
+
+/// The path of a WebSocket URL (`ws://host:port/ws?token=…` → `/ws`).
+fn endpoint_of(url: &str) -> String {
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let path = after_scheme.find('/').map_or("/", |i| &after_scheme[i..]);
+    path.split('?').next().unwrap_or("/").to_string()
 }
 
 /// What the server ended a socket with.
@@ -30,7 +39,10 @@ impl Ws {
         let (stream, _) = connect_async(url)
             .await
             .unwrap_or_else(|e| panic!("connect {url}: {e}"));
-        Ws { stream }
+        Ws {
+            stream,
+            endpoint: endpoint_of(url),
+        }
     }
 
     /// Connects with a receive buffer of about `bytes` (the kernel's minimum if smaller),
@@ -52,7 +64,10 @@ impl Ws {
         let (stream, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(tcp))
             .await
             .unwrap_or_else(|e| panic!("upgrade {url}: {e}"));
-        Ws { stream }
+        Ws {
+            stream,
+            endpoint: endpoint_of(url),
+        }
     }
 
     /// Connects to `/ws` and reads the `hello` frame.
@@ -96,9 +111,10 @@ impl Ws {
                 Err(_) => return Err(Ending::Dropped),
                 Ok(None) | Ok(Some(Err(_))) => return Err(Ending::Dropped),
                 Ok(Some(Ok(Message::Text(t)))) => {
-                    return Ok(
-                        serde_json::from_str(&t).unwrap_or_else(|e| panic!("not JSON: {t}: {e}"))
-                    )
+                    let frame: Value =
+                        serde_json::from_str(&t).unwrap_or_else(|e| panic!("not JSON: {t}: {e}"));
+                    crate::traffic::frame(&self.endpoint, &frame);
+                    return Ok(frame);
                 }
                 Ok(Some(Ok(Message::Close(frame)))) => return Err(Ending::Closed(frame)),
                 Ok(Some(Ok(_))) => continue,

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use e2e::{new_session, refresh, token, Cluster, Redis, Ws};
+use e2e::{new_session, refresh, token, traffic::json_body, Cluster, Redis, Ws};
 use serde_json::{json, Value};
 
 /// The texts of the human messages in a session document's history, in order.
@@ -39,12 +39,11 @@ async fn redis_restarted_mid_run_degrades_then_recovers_and_loses_nothing_acknow
     c.redis.stop().await;
     c.a.wait_health(503, Duration::from_secs(10)).await;
     c.b.wait_health(503, Duration::from_secs(10)).await;
-    let degraded: Value = reqwest::get(format!("{}/health", c.a.base))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, degraded) = json_body(
+        "GET",
+        reqwest::get(format!("{}/health", c.a.base)).await.unwrap(),
+    )
+    .await;
     assert_eq!(degraded["status"], "degraded");
 
     // The socket stays open and a request gets a clear error.

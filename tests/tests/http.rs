@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use e2e::{new_session, procs::Proc, refresh, Redis, Server};
+use e2e::{new_session, procs::Proc, refresh, traffic::json_body, Redis, Server};
 use fred::prelude::*;
 use serde_json::{json, Value};
 
@@ -16,10 +16,7 @@ async fn post_token(base: &str, query: Option<&str>, body: Option<Value>) -> (u1
         req = req.json(&body);
     }
     let resp = req.send().await.expect("POST /token");
-    (
-        resp.status().as_u16(),
-        resp.json().await.expect("JSON body"),
-    )
+    json_body("POST", resp).await
 }
 
 #[tokio::test]
@@ -87,8 +84,8 @@ async fn a_query_that_is_not_utf8_is_refused_not_replaced() {
             .send()
             .await
             .unwrap();
-        assert_eq!(resp.status().as_u16(), 400, "{query}");
-        let body: Value = resp.json().await.unwrap();
+        let (status, body) = json_body("POST", resp).await;
+        assert_eq!(status, 400, "{query}");
         assert_eq!(body["error"]["code"], "bad_request", "{query}: {body}");
     }
     let resp = reqwest::Client::new()
@@ -96,8 +93,9 @@ async fn a_query_that_is_not_utf8_is_refused_not_replaced() {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status().as_u16(), 200);
-    assert_eq!(resp.json::<Value>().await.unwrap()["name"], "Zoë");
+    let (status, doc) = json_body("POST", resp).await;
+    assert_eq!(status, 200);
+    assert_eq!(doc["name"], "Zoë");
 }
 
 #[tokio::test]
@@ -152,12 +150,11 @@ async fn unknown_and_expired_tokens_are_404() {
 async fn health_names_the_node_and_the_client_page_is_served_for_revalidation() {
     let redis = Redis::start().await;
     let node = Server::start(&redis.url(), &[("NODE_ID", "node-7")]).await;
-    let health: Value = reqwest::get(format!("{}/health", node.base))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, health) = json_body(
+        "GET",
+        reqwest::get(format!("{}/health", node.base)).await.unwrap(),
+    )
+    .await;
     assert_eq!(
         health,
         json!({"status": "ok", "node": "node-7", "redis": "ok"})
@@ -290,4 +287,60 @@ async fn sigterm_stops_a_node_promptly() {
         .await
         .expect("worker exits after SIGTERM")
         .success());
+}
+
+#[tokio::test]
+async fn what_the_http_layer_refuses_is_json_too() {
+    let redis = Redis::start().await;
+    let node = Server::start(&redis.url(), &[]).await;
+    let http = reqwest::Client::new();
+    let base = &node.base;
+    // A method a route does not serve: not an operation of docs/openapi.yaml, so read
+    // without the traffic record; its prose there says what this checks.
+    let resp = http
+        .post(format!("{base}/refresh_token?token=x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 405);
+    assert!(resp.headers().contains_key("allow"));
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "method_not_allowed", "{body}");
+    let refusals = [
+        (
+            "GET",
+            http.get(format!("{base}/refresh_token?token=a&token=b")),
+            400,
+            "bad_request",
+        ),
+        (
+            "POST",
+            http.post(format!("{base}/token"))
+                .header("content-type", "application/json")
+                .body(format!("{{\"name\":\"{}\"}}", "x".repeat(3 << 20))),
+            413,
+            "too_large",
+        ),
+        (
+            "GET",
+            http.get(format!("{base}/ws?token=x")),
+            400,
+            "bad_request",
+        ),
+        (
+            "GET",
+            http.get(format!("{base}/no-such-page.html")),
+            404,
+            "not_found",
+        ),
+    ];
+    for (method, request, status, code) in refusals {
+        let (got, body) = json_body(method, request.send().await.unwrap()).await;
+        assert_eq!(
+            (got, body["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{body}"
+        );
+        assert!(!body["error"]["message"].as_str().unwrap().is_empty());
+    }
 }

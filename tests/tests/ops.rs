@@ -4,13 +4,11 @@
 
 use std::time::Duration;
 
-use e2e::{eventually, new_session, token, Redis, Server, Ws};
+use e2e::{eventually, new_session, token, traffic::json_body, Redis, Server, Ws};
 use serde_json::{json, Value};
 
 async fn get_json(url: &str) -> (u16, Value) {
-    let resp = reqwest::get(url).await.unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap())
+    json_body("GET", reqwest::get(url).await.unwrap()).await
 }
 
 /// Sends `room.leave` (answered by an `ack`, touching nothing) and returns the answer.
@@ -132,7 +130,7 @@ async fn minting_tokens_is_limited_per_client_ip() {
     let refused = mint("203.0.113.7").await.unwrap();
     assert_eq!(refused.status(), 429);
     assert!(refused.headers().contains_key("retry-after"));
-    let body: Value = refused.json().await.unwrap();
+    let (_, body) = json_body("POST", refused).await;
     assert_eq!(body["error"]["code"], "rate_limited");
     assert!(body["error"]["retry_after_ms"].as_u64().unwrap() > 0);
     // Another client behind the same balancer is not affected.

@@ -324,3 +324,24 @@ async fn live_members_get_every_message_once_through_a_lost_subscription() {
         assert_eq!(mine, said.iter().collect::<Vec<_>>(), "{who}'s messages");
     }
 }
+
+#[tokio::test]
+async fn leaving_a_room_never_joined_is_acknowledged_and_announces_nothing() {
+    let (_redis, a, b) = two_nodes(&[]).await;
+    let (mut alice, _) = member(&a, "alice").await;
+    let (mut mallory, _) = member(&b, "mallory").await;
+    join(&mut alice, "quiet", None).await;
+    mallory
+        .send(json!({"type": "room.leave", "room": "quiet", "ref": "l"}))
+        .await;
+    assert_eq!(mallory.answer("l").await["type"], "ack");
+    alice.assert_silent(Duration::from_millis(500)).await;
+    // A member who really leaves is announced as before.
+    let (mut bob, _) = member(&b, "bob").await;
+    join(&mut bob, "quiet", None).await;
+    assert_eq!(alice.recv_type("room.presence").await["joined"], "bob");
+    bob.send(json!({"type": "room.leave", "room": "quiet", "ref": "l"}))
+        .await;
+    assert_eq!(bob.answer("l").await["type"], "ack");
+    assert_eq!(alice.recv_type("room.presence").await["left"], "bob");
+}

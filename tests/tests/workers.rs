@@ -248,6 +248,7 @@ async fn a_retry_after_the_reply_went_out_sends_no_second_reply() {
 
 #[tokio::test]
 async fn a_reply_its_worker_added_but_never_confirmed_is_not_added_again_on_takeover() {
+    const REPLY: &str = "6f1c2a34-5b6d-4e7f-8a9b-0c1d2e3f4a5b";
     // A worker stored its reply, added it to response_channel and died before confirming
     // (the reply is still marked in the session) or acknowledging the entry: the worker
     // that takes the entry over finds the reply among the newest and does not add it again.
@@ -260,8 +261,7 @@ async fn a_reply_its_worker_added_but_never_confirmed_is_not_added_again_on_take
     taken_by_a_dead_worker(&c).await;
     let admin = c.redis.client().await;
     let key = format!("session:{t}");
-    let reply =
-        json!({"id": "r-1", "source": "bot", "msg": "hi", "timestamp": "t", "in_reply_to": asked});
+    let reply = json!({"id": REPLY, "source": "bot", "msg": "hi", "timestamp": "2026-12-02T08:00:00.000Z", "in_reply_to": asked});
     let _: Value = admin
         .custom(
             fred::cmd!("JSON.ARRAPPEND"),
@@ -272,22 +272,22 @@ async fn a_reply_its_worker_added_but_never_confirmed_is_not_added_again_on_take
     let _: Value = admin
         .custom(
             fred::cmd!("JSON.SET"),
-            vec![key, "$.publishing".into(), "\"r-1\"".to_string()],
+            vec![key, "$.publishing".into(), format!("\"{REPLY}\"")],
         )
         .await
         .unwrap();
     let fields = vec![
         ("token", t.as_str()),
-        ("id", "r-1"),
+        ("id", REPLY),
         ("msg", "hi"),
-        ("ts", "t"),
+        ("ts", "2026-12-02T08:00:00.000Z"),
         ("in_reply_to", asked.as_str()),
     ];
     let _: String = admin
         .xadd("response_channel", false, None, "*", fields)
         .await
         .unwrap();
-    assert_eq!(ws.recv_type("bot.reply").await["id"], "r-1");
+    assert_eq!(ws.recv_type("bot.reply").await["id"], REPLY);
 
     let _live = Worker::start(&c.redis.url(), &[("CLAIM_IDLE_MS", "300")]).await;
     eventually(
@@ -309,7 +309,7 @@ async fn a_reply_its_worker_added_but_never_confirmed_is_not_added_again_on_take
         .unwrap();
     let copies = replies
         .iter()
-        .filter(|(_, f)| f.get("id").map(String::as_str) == Some("r-1"));
+        .filter(|(_, f)| f.get("id").map(String::as_str) == Some(REPLY));
     assert_eq!(copies.count(), 1, "the reply is in response_channel once");
 }
 
@@ -336,4 +336,31 @@ async fn a_message_waiting_for_an_earlier_one_delays_only_its_own_session() {
     // The waiting one is answered all the same once its wait for the first is over.
     let late = reply_within(&mut stuck, Duration::from_secs(5), "the waiting session").await;
     assert_eq!(late["in_reply_to"], second.as_str());
+}
+
+#[tokio::test]
+async fn a_message_stored_but_never_queued_delays_its_session_once_not_every_later_message() {
+    let c = Cluster::start().await;
+    let doc = new_session(&c.a.base, "orphaned").await;
+    let t = token(&doc);
+    // A node that died between storing a message and queueing it for the workers leaves
+    // it in the history with no stream entry: nobody will ever answer it.
+    let sessions = common::session::Sessions::new(c.redis.client().await, 3600, 200);
+    let never_queued = common::session::Sessions::human_message("lost on the way");
+    assert!(sessions.append_human(&t, &never_queued).await.unwrap());
+    let (mut ws, _) = Ws::hello(&c.a.ws_url("/ws", &t)).await;
+    // The next reply waits a while for it (replies keep the order of their messages)…
+    let first = say_to_bot(&mut ws, "first").await;
+    let reply = reply_within(&mut ws, Duration::from_secs(6), "the first reply").await;
+    assert_eq!(reply["in_reply_to"], first.as_str());
+    // …but once it has been passed over, later messages do not wait for it again.
+    for text in ["second", "third"] {
+        let asked = tokio::time::Instant::now();
+        let id = say_to_bot(&mut ws, text).await;
+        let reply = reply_within(&mut ws, Duration::from_secs(1), text).await;
+        assert_eq!(reply["in_reply_to"], id.as_str());
+        assert!(asked.elapsed() < Duration::from_secs(1), "{text} waited");
+    }
+    let (_, history) = refresh(&c.a.base, &t).await;
+    assert!(history.get("skipped").is_none(), "{history}");
 }

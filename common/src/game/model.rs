@@ -23,7 +23,7 @@ pub struct Players {
     pub o: Option<String>,
 }
 
-/// The game object of PROTOCOL.md (`bot` is added: the bot's mark in a game against it).
+/// The game object of docs/protocol.md (`bot` is added: the bot's mark in a game against it).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Game {
     pub id: String,

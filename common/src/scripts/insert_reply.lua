@@ -12,6 +12,9 @@
 -- A stored reply is marked in `$.publishing` until its worker has added it to
 -- response_channel (see reply_published.lua): while another reply is marked, this one
 -- waits too, so response_channel carries one session's replies in history order.
+-- A human message that a forced insert went past without an answer (never queued: its
+-- node died between storing and queueing it) is noted in `$.skipped`, so later replies
+-- do not wait for it again; the last 32 are kept.
 -- Only the end of the history is read, so the cost does not depend on its length.
 local len = redis.call('JSON.ARRLEN', KEYS[1], '$.messages')[1]
 if not len then
@@ -26,6 +29,14 @@ for _, m in ipairs(messages) do
   end
 end
 local publishing = cjson.decode(redis.call('JSON.GET', KEYS[1], '$.publishing'))[1]
+local skipped = {}
+local skipped_list = cjson.decode(redis.call('JSON.GET', KEYS[1], '$.skipped'))[1]
+if type(skipped_list) == 'table' then
+  for _, id in ipairs(skipped_list) do skipped[id] = true end
+else
+  skipped_list = {}
+end
+local passed = {}
 local existing = answered[ARGV[2]]
 if existing then
   -- Still marked: its worker may have stopped before adding it to response_channel.
@@ -46,11 +57,19 @@ for i, m in ipairs(messages) do
       local dropped = cjson.decode(redis.call('JSON.GET', KEYS[1], '$.dropped'))[1] or 0
       redis.call('JSON.SET', KEYS[1], '$.dropped', dropped + over)
     end
+    if #passed > 0 then
+      for _, id in ipairs(passed) do table.insert(skipped_list, id) end
+      while #skipped_list > 32 do table.remove(skipped_list, 1) end
+      redis.call('JSON.SET', KEYS[1], '$.skipped', cjson.encode(skipped_list))
+    end
     redis.call('EXPIRE', KEYS[1], ARGV[3])
     return {'ok'}
   end
-  if ARGV[4] ~= '1' and m.source == 'human' and not answered[m.id] then
-    return {'wait'}
+  if m.source == 'human' and not answered[m.id] and not skipped[m.id] then
+    if ARGV[4] ~= '1' then
+      return {'wait'}
+    end
+    table.insert(passed, m.id)
   end
 end
 return {'gone'}

@@ -1,4 +1,4 @@
-//! The HTTP routes of PROTOCOL.md: `POST /token`, `GET /refresh_token`, `GET /health`,
+//! The HTTP routes of docs/protocol.md: `POST /token`, `GET /refresh_token`, `GET /health`,
 //! `GET /kpi`, `GET /stats`, `GET /metrics`, `GET /leaderboard`, `GET /players/count`.
 //! Errors are JSON: `{"error":{"code":…,"message":…}}` with a 4xx or 503 status.
 
@@ -79,6 +79,46 @@ pub async fn utf8_query(request: Request, next: Next) -> Response {
             .into_response();
     }
     next.run(request).await
+}
+
+/// Makes every 4xx answer JSON like the routes' own errors: what the HTTP layer refuses
+/// before a route runs (a query string it cannot read, a body over the limit, a method the
+/// route does not serve, a request to `/ws` that is no WebSocket handshake, a path that is
+/// no route and no file of the web client) comes as text or empty, and gets
+/// `{"error":{"code":…,"message":…}}` with that text as the message.
+pub async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"application/json"));
+    if !status.is_client_error() || is_json {
+        return response;
+    }
+    let code = match status {
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+        StatusCode::UPGRADE_REQUIRED => "upgrade_required",
+        _ => "bad_request",
+    };
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let message = match text.trim() {
+        "" => status.canonical_reason().unwrap_or("refused").to_string(),
+        text => text.to_string(),
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    let body = json!({"error": {"code": code, "message": message}}).to_string();
+    Response::from_parts(parts, axum::body::Body::from(body))
 }
 
 fn unavailable(e: impl std::fmt::Display) -> ApiError {

@@ -106,7 +106,25 @@ pub async fn say(
     Ok(())
 }
 
-/// `room.leave`, and the same for every room when a socket closes.
+/// `room.leave`: answered with `ack`. A socket that does not follow the room has nothing
+/// to leave, and nobody is told of it.
+pub async fn leave_request(
+    peer: &Peer<'_>,
+    room: &str,
+    reference: Option<String>,
+) -> Result<(), Refusal> {
+    validate(room).map_err(|why| refuse(ErrorCode::BadRequest, why))?;
+    if peer.state.hub.follows(&keys::room_channel(room), peer.id) {
+        leave(peer.state, peer.id, &peer.name, room).await?;
+    }
+    peer.outbox.send_json(&ServerMsg::Ack {
+        reference,
+        id: None,
+    });
+    Ok(())
+}
+
+/// Leaving a room, on `room.leave` and for every room when a socket closes.
 pub async fn leave(state: &AppState, id: u64, name: &str, room: &str) -> Result<(), Refusal> {
     let channel = keys::room_channel(room);
     unfollow(state, id, &channel).await;

@@ -22,6 +22,7 @@ use futures_util::{
 };
 use serde::Deserialize;
 use tokio::sync::{mpsc, Notify};
+use tokio_util::sync::CancellationToken;
 
 use super::{
     bot_chat::{self, SayError},
@@ -34,7 +35,6 @@ use crate::{
     kpi::{self, SocketKind},
     metrics,
     node::state::AppState,
-    stores,
 };
 
 /// Frames queued for one client before it counts as too slow and is closed. Room for a
@@ -166,15 +166,23 @@ async fn serve(
         outbox: outbox.clone(),
     };
     let mut writer = pin!(write_loop(sink, rx, kick, &state));
+    let stop_reading = CancellationToken::new();
+    let mut reader = pin!(read_loop(stream, &peer, &stop_reading));
     tokio::select! {
-        closing = read_loop(stream, &peer) => {
+        closing = &mut reader => {
             if let Some(frame) = closing {
                 // Let the writer flush what is queued and the close frame, briefly.
                 outbox.send(frame);
                 let _ = tokio::time::timeout(Duration::from_secs(1), &mut writer).await;
             }
         }
-        _ = &mut writer => {}
+        _ = &mut writer => {
+            // The socket is closing (the node shuts down, the client is too slow): the
+            // request being handled is finished, never cut half-way (a message stored
+            // but not queued for the bot), and no further frame is read.
+            stop_reading.cancel();
+            reader.await;
+        }
     }
     Box::pin(clean_up(&peer)).await;
 }
@@ -244,9 +252,20 @@ async fn write_loop(
 }
 
 /// Reads frames until the client leaves; returns the close frame to send, if any.
-async fn read_loop(mut stream: SplitStream<WebSocket>, client: &Peer<'_>) -> Option<Message> {
+/// Stops before reading another frame once `stop` is cancelled, never while a frame is
+/// handled.
+async fn read_loop(
+    mut stream: SplitStream<WebSocket>,
+    client: &Peer<'_>,
+    stop: &CancellationToken,
+) -> Option<Message> {
     loop {
-        let frame = match tokio::time::timeout(IDLE_LIMIT, stream.next()).await {
+        let next = tokio::select! {
+            biased;
+            _ = stop.cancelled() => return None,
+            next = tokio::time::timeout(IDLE_LIMIT, stream.next()) => next,
+        };
+        let frame = match next {
             Err(_) => return Some(close_frame(close::IDLE, "no traffic for 60 s")),
             Ok(None) => return None,
             Ok(Some(Err(e))) => return closing_for(e),
@@ -388,17 +407,7 @@ async fn handle_request(
         ClientMsg::RoomSay { room, text } => {
             rooms::say(peer, &room, &text, reference.clone()).await
         }
-        ClientMsg::RoomLeave { room } => match stores::rooms::validate(&room) {
-            Err(why) => Err((ErrorCode::BadRequest, why.to_string())),
-            Ok(()) => rooms::leave(peer.state, peer.id, &peer.name, &room)
-                .await
-                .map(|()| {
-                    peer.outbox.send_json(&ServerMsg::Ack {
-                        reference: reference.clone(),
-                        id: None,
-                    });
-                }),
-        },
+        ClientMsg::RoomLeave { room } => rooms::leave_request(peer, &room, reference.clone()).await,
         ClientMsg::GameCreate { vs_bot } => games::create(peer, vs_bot, reference.clone()).await,
         ClientMsg::GameJoin { game, play, since } => {
             games::join(peer, &game, play, since.as_deref(), reference.clone()).await
