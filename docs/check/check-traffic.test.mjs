@@ -54,9 +54,10 @@ const good = {
     dropped: 4,
   }),
   '429': http('POST', '/token', 429, { error: { code: 'rate_limited', message: 'm', retry_after_ms: 1200 } }),
-  'query text 400': http('GET', '/refresh_token', 400, 'Failed to deserialize query string: duplicate field `token`'),
+  'unreadable query 400': http('GET', '/refresh_token', 400, { error: { code: 'bad_request', message: 'Failed to deserialize query string: duplicate field `token`' } }),
   metrics: http('GET', '/metrics', 200, '# TYPE ws_sockets_open gauge\n', 'text/plain; version=0.0.4'),
-  '404 file': http('GET', '/nope.css', 404),
+  '404 file': http('GET', '/nope.css', 404, { error: { code: 'not_found', message: 'Not Found' } }),
+  '413 body': http('POST', '/token', 413, { error: { code: 'too_large', message: 'Failed to buffer the request body: length limit exceeded' } }),
   'js module': http('GET', '/js/app.js', 200, 'export {}', 'text/javascript'),
 };
 
@@ -93,7 +94,9 @@ const bad = {
   }),
   'dropped 0': http('GET', '/refresh_token', 200, { token: UUID, name: 'a', session_start: TS, messages: [], dropped: 0 }),
   'health degraded with 200': http('GET', '/health', 200, { status: 'degraded', node: 'n', redis: 'down' }),
-  'body where none is described': http('GET', '/nope.css', 404, 'Not Found'),
+  'text where JSON is described': http('GET', '/nope.css', 404, 'Not Found', 'text/plain'),
+  'empty 404': http('GET', '/nope.css', 404),
+  'text 400 for an unreadable query': http('GET', '/refresh_token', 400, 'Failed to deserialize query string', 'text/plain; charset=utf-8'),
   'missing body': http('GET', '/leaderboard', 200),
   'stats of an unknown kind': http('GET', '/stats', 200, {
     stats: {
