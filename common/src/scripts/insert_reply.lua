@@ -21,34 +21,45 @@ if not len then
   return {'gone'}
 end
 local from = math.max(0, len - tonumber(ARGV[6]))
-local messages = cjson.decode(redis.call('JSON.GET', KEYS[1], '$.messages[' .. from .. ':]'))
+-- Only the IDs and sources of the last messages, the IDs the bot's replies answer, and
+-- the two private fields: never the texts, so the cost does not depend on their size.
+local P_ID = '$.messages[' .. from .. ':].id'
+local P_SOURCE = '$.messages[' .. from .. ':].source'
+local P_ANSWERED = '$.messages[?(@.source=="bot")].in_reply_to'
+local got = cjson.decode(redis.call('JSON.GET', KEYS[1], P_ID, P_SOURCE, P_ANSWERED,
+  '$.publishing', '$.skipped'))
+local ids, sources = got[P_ID], got[P_SOURCE]
 local answered = {}
-for _, m in ipairs(messages) do
-  if m.source == 'bot' and type(m.in_reply_to) == 'string' then
-    answered[m.in_reply_to] = m
-  end
+for _, id in ipairs(got[P_ANSWERED]) do
+  if type(id) == 'string' then answered[id] = true end
 end
-local publishing = cjson.decode(redis.call('JSON.GET', KEYS[1], '$.publishing'))[1]
+local publishing = got['$.publishing'][1]
 local skipped = {}
-local skipped_list = cjson.decode(redis.call('JSON.GET', KEYS[1], '$.skipped'))[1]
+local skipped_list = got['$.skipped'][1]
 if type(skipped_list) == 'table' then
   for _, id in ipairs(skipped_list) do skipped[id] = true end
 else
   skipped_list = {}
 end
 local passed = {}
-local existing = answered[ARGV[2]]
-if existing then
-  -- Still marked: its worker may have stopped before adding it to response_channel.
-  local unconfirmed = '0'
-  if publishing == existing.id then unconfirmed = '1' end
-  return {'dup', cjson.encode(existing), unconfirmed}
+if answered[ARGV[2]] then
+  local existing
+  if string.match(ARGV[2], '^[%w%-]+$') then
+    existing = cjson.decode(redis.call('JSON.GET', KEYS[1],
+      '$.messages[?(@.in_reply_to=="' .. ARGV[2] .. '")]'))[1]
+  end
+  if existing then
+    -- Still marked: its worker may have stopped before adding it to response_channel.
+    local unconfirmed = '0'
+    if publishing == existing.id then unconfirmed = '1' end
+    return {'dup', cjson.encode(existing), unconfirmed}
+  end
 end
 if ARGV[4] ~= '1' and type(publishing) == 'string' then
   return {'wait'}
 end
-for i, m in ipairs(messages) do
-  if m.id == ARGV[2] then
+for i, id in ipairs(ids) do
+  if id == ARGV[2] then
     redis.call('JSON.ARRINSERT', KEYS[1], '$.messages', from + i, ARGV[1])
     redis.call('JSON.SET', KEYS[1], '$.publishing', cjson.encode(cjson.decode(ARGV[1]).id))
     local over = len + 1 - tonumber(ARGV[5])
@@ -65,11 +76,11 @@ for i, m in ipairs(messages) do
     redis.call('EXPIRE', KEYS[1], ARGV[3])
     return {'ok'}
   end
-  if m.source == 'human' and not answered[m.id] and not skipped[m.id] then
+  if sources[i] == 'human' and not answered[id] and not skipped[id] then
     if ARGV[4] ~= '1' then
       return {'wait'}
     end
-    table.insert(passed, m.id)
+    table.insert(passed, id)
   end
 end
 return {'gone'}
