@@ -26,7 +26,7 @@ pub const BOT_TURNS: &str = "bot_turns";
 /// Cap of [`BOT_TURNS`].
 pub const BOT_TURNS_MAXLEN: i64 = 10_000;
 
-/// The game object of docs/protocol.md (RedisJSON). All keys of one game share the hash tag `{ID}`.
+/// The game object of docs/protocol.md (a JSON string). All keys of one game share the hash tag `{ID}`.
 pub fn game(id: &str) -> String {
     format!("game:{{{id}}}")
 }

@@ -8,6 +8,7 @@ use e2e::{
     players::{ask_rematch, leaderboard_when, play, player, start_game},
     two_nodes, Worker, Ws,
 };
+use fred::prelude::*;
 use serde_json::{json, Value};
 
 #[tokio::test]
@@ -356,4 +357,29 @@ async fn the_bot_answers_within_a_second_and_a_naive_player_never_wins() {
         reply["msg"].as_str().unwrap().contains(&expected),
         "the bot knows alice's results: {reply}"
     );
+}
+
+#[tokio::test]
+async fn a_game_stored_as_a_redisjson_document_by_an_earlier_release_plays_on() {
+    let (redis, a, b) = two_nodes(&[]).await;
+    let mut alice = player(&a, "alice").await;
+    let mut bob = player(&b, "bob").await;
+    let id = start_game(&mut alice, &mut bob).await;
+    // As an earlier release kept it: a RedisJSON document under the same key.
+    let admin = redis.client().await;
+    let key = common::keys::game(&id);
+    let json: String = admin.get(&key).await.unwrap();
+    let _: i64 = admin.del(&key).await.unwrap();
+    let _: String = admin
+        .custom(fred::cmd!("JSON.SET"), vec![key.clone(), "$".into(), json])
+        .await
+        .unwrap();
+    let state = play(&mut alice, &mut bob, &id, 4).await;
+    assert_eq!(state["board"][4], "X");
+    assert_eq!(state["version"], 3);
+    let kind: String = admin
+        .custom(fred::cmd!("TYPE"), vec![key.clone()])
+        .await
+        .unwrap();
+    assert_eq!(kind, "string", "stored as a string from its next change on");
 }

@@ -2,7 +2,7 @@
 -- applies the change, bumps the version, stores the game and publishes it on the game's
 -- channel, so two nodes can never both accept a move for one turn.
 --
--- KEYS[1] the game object (RedisJSON), KEYS[2] its private seats hash: X and O hold the
+-- KEYS[1] the game object (a JSON string), KEYS[2] its private seats hash: X and O hold the
 -- seated tokens, seen:TOKEN the last sign of life (ms), rematch:SEAT a rematch request,
 -- result:VERSION a finished game whose result the leaderboard may not have counted yet.
 -- ARGV[1] op, ARGV[2] now (ms), ARGV[3] PUBLISH or SPUBLISH, ARGV[4] channel,
@@ -22,11 +22,20 @@ local function err(code, message)
 end
 
 local function load()
-  local raw = redis.call('JSON.GET', KEYS[1], '$')
+  local raw = redis.pcall('GET', KEYS[1])
+  if type(raw) == 'table' and raw.err then
+    -- A game an earlier release stored as a RedisJSON document: read it that way; its next
+    -- change stores it as a string.
+    raw = redis.call('JSON.GET', KEYS[1], '$')
+    if not raw then
+      return nil
+    end
+    return cjson.decode(raw)[1]
+  end
   if not raw then
     return nil
   end
-  return cjson.decode(raw)[1]
+  return cjson.decode(raw)
 end
 
 local function other(seat)
@@ -35,11 +44,9 @@ local function other(seat)
 end
 
 local function seat_of(token)
-  for _, seat in ipairs({'X', 'O'}) do
-    if redis.call('HGET', KEYS[2], seat) == token then
-      return seat
-    end
-  end
+  local seats = redis.call('HMGET', KEYS[2], 'X', 'O')
+  if seats[1] == token then return 'X' end
+  if seats[2] == token then return 'O' end
   return nil
 end
 
@@ -60,7 +67,7 @@ local loaded_status = nil
 local function commit(g)
   g.version = g.version + 1
   local json = cjson.encode(g)
-  redis.call('JSON.SET', KEYS[1], '$', json)
+  redis.call('SET', KEYS[1], json, 'KEEPTTL')
   if g.status ~= loaded_status then
     keep()
   end
@@ -127,7 +134,7 @@ if op == 'create' then
   if ARGV[10] == '1' then
     g.version = 1
     local json = cjson.encode(g)
-    redis.call('JSON.SET', KEYS[1], '$', json)
+    redis.call('SET', KEYS[1], json)
     keep()
     return {'view', json, 'X'}
   end

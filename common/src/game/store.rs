@@ -358,19 +358,26 @@ impl Games {
 
     /// The current state, if the game exists.
     pub async fn load(&self, id: &str) -> Result<Option<Game>, StoreError> {
-        let raw: Option<String> = self
-            .client
-            .json_get(
-                keys::game(id),
-                None::<String>,
-                None::<String>,
-                None::<String>,
-                "$",
-            )
-            .await?;
-        match raw {
-            Some(raw) => Ok(parse::<Vec<Game>>(&raw)?.pop()),
-            None => Ok(None),
+        match self.client.get::<Option<String>, _>(keys::game(id)).await {
+            Ok(raw) => raw.map(|raw| parse(&raw)).transpose(),
+            // Stored as a RedisJSON document by an earlier release (until its next change).
+            Err(e) if e.details().starts_with("WRONGTYPE") => {
+                let raw: Option<String> = self
+                    .client
+                    .json_get(
+                        keys::game(id),
+                        None::<String>,
+                        None::<String>,
+                        None::<String>,
+                        "$",
+                    )
+                    .await?;
+                Ok(raw
+                    .map(|raw| parse::<Vec<Game>>(&raw))
+                    .transpose()?
+                    .and_then(|mut g| g.pop()))
+            }
+            Err(e) => Err(e.into()),
         }
     }
 }
