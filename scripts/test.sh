@@ -33,7 +33,7 @@ node docs/check/check-docs.mjs
 cargo build --workspace --bins --locked
 # Every WebSocket frame and HTTP body the end-to-end suites read is recorded here and
 # checked against docs/asyncapi.yaml and docs/openapi.yaml after them.
-export E2E_TRAFFIC_DIR="${CARGO_TARGET_DIR:-target}/e2e-traffic"
+export E2E_TRAFFIC_DIR="$(realpath -m "${CARGO_TARGET_DIR:-target}")/e2e-traffic"
 rm -rf "$E2E_TRAFFIC_DIR"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --profile ci

@@ -75,6 +75,10 @@ pub enum ClientMsg {
     RoomSay { room: String, text: String },
     #[serde(rename = "room.leave")]
     RoomLeave { room: String },
+    /// The sender is typing in the room: passed on to the other members, not stored, not
+    /// answered.
+    #[serde(rename = "room.typing")]
+    RoomTyping { room: String },
     #[serde(rename = "game.create")]
     GameCreate {
         #[serde(default)]
@@ -107,6 +111,7 @@ pub const CLIENT_TYPES: &[&str] = &[
     "room.join",
     "room.say",
     "room.leave",
+    "room.typing",
     "game.create",
     "game.join",
     "game.quick",
@@ -123,6 +128,7 @@ impl ClientMsg {
             ClientMsg::RoomJoin { .. } => "room.join",
             ClientMsg::RoomSay { .. } => "room.say",
             ClientMsg::RoomLeave { .. } => "room.leave",
+            ClientMsg::RoomTyping { .. } => "room.typing",
             ClientMsg::GameCreate { .. } => "game.create",
             ClientMsg::GameJoin { .. } => "game.join",
             ClientMsg::GameQuick => "game.quick",
@@ -199,6 +205,9 @@ pub enum ServerMsg {
         #[serde(skip_serializing_if = "Option::is_none")]
         left: Option<String>,
     },
+    /// Another member of the room is typing.
+    #[serde(rename = "room.typing")]
+    RoomTyping { room: String, name: String },
     #[serde(rename = "bot.reply")]
     BotReply {
         id: String,
@@ -209,7 +218,6 @@ pub enum ServerMsg {
 }
 
 impl ServerMsg {
-    /// An `error` frame without `retry_after_ms`.
     /// The `type` of this frame, for metrics.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -220,6 +228,7 @@ impl ServerMsg {
             ServerMsg::RoomJoined { .. } => "room.joined",
             ServerMsg::RoomMessage { .. } => "room.message",
             ServerMsg::RoomPresence { .. } => "room.presence",
+            ServerMsg::RoomTyping { .. } => "room.typing",
             ServerMsg::BotReply { .. } => "bot.reply",
         }
     }
@@ -234,6 +243,7 @@ impl ServerMsg {
         }
     }
 
+    /// An `error` frame without `retry_after_ms`.
     pub fn error(reference: Option<String>, code: ErrorCode, message: impl Into<String>) -> Self {
         ServerMsg::Error {
             reference,

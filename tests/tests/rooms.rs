@@ -345,3 +345,43 @@ async fn leaving_a_room_never_joined_is_acknowledged_and_announces_nothing() {
     assert_eq!(bob.answer("l").await["type"], "ack");
     assert_eq!(alice.recv_type("room.presence").await["left"], "bob");
 }
+
+#[tokio::test]
+async fn typing_reaches_the_other_members_across_nodes_throttled_unstored_and_outside_the_rate_limit(
+) {
+    // Six frames in 5 s: a join and five messages. Were typing frames counted, Bob's burst
+    // would use the allowance up.
+    let (_redis, a, b) = two_nodes(&[("RATE_PER_5S", "6"), ("RATE_PER_MIN", "100")]).await;
+    let (mut alice, _) = member(&a, "alice").await;
+    let (mut bob, _) = member(&b, "bob").await;
+    join(&mut alice, "desk", None).await;
+    join(&mut bob, "desk", None).await;
+    assert_eq!(alice.recv_type("room.presence").await["joined"], "bob");
+    for _ in 0..20 {
+        bob.send(json!({"type": "room.typing", "room": "desk"}))
+            .await;
+    }
+    let typing = alice.recv().await;
+    assert_eq!(
+        typing,
+        json!({"type": "room.typing", "room": "desk", "name": "bob"})
+    );
+    // The rest of the burst, within the second, is dropped; Bob hears nothing of it.
+    alice.assert_silent(Duration::from_millis(600)).await;
+    bob.assert_silent(Duration::from_millis(10)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    bob.send(json!({"type": "room.typing", "room": "desk"}))
+        .await;
+    assert_eq!(alice.recv_type("room.typing").await["name"], "bob");
+    for i in 0..5 {
+        say(&mut bob, "desk", &format!("m{i}")).await;
+    }
+    // Not stored: a newcomer's history holds the messages only.
+    let (mut carol, _) = member(&a, "carol").await;
+    let joined = join(&mut carol, "desk", None).await;
+    assert_eq!(joined["history"].as_array().unwrap().len(), 5);
+    carol
+        .send(json!({"type": "room.typing", "room": "elsewhere", "ref": "t"}))
+        .await;
+    assert_eq!(carol.answer("t").await["code"], "forbidden");
+}

@@ -1,5 +1,7 @@
 //! What a socket task knows about its client: every request handler gets it.
 
+use std::{collections::HashMap, sync::Mutex, time::Instant};
+
 use crate::{hub::Outbox, kpi::SocketKind, node::state::AppState};
 
 /// What a socket task knows about its client; request handlers get it.
@@ -11,4 +13,7 @@ pub struct Peer<'a> {
     pub name: String,
     pub kind: SocketKind,
     pub outbox: Outbox,
+    /// When this socket last passed on `room.typing`, per room (only rooms typed in
+    /// during the last second).
+    pub typed: Mutex<HashMap<String, Instant>>,
 }

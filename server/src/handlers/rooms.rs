@@ -2,6 +2,8 @@
 //! `room.say` and `room.leave`. The rooms themselves are in
 //! [`stores::rooms`](crate::stores::rooms).
 
+use std::time::{Duration, Instant};
+
 use common::{
     error::StoreError,
     keys,
@@ -136,4 +138,36 @@ pub async fn leave(state: &AppState, id: u64, name: &str, room: &str) -> Result<
             .map_err(unavailable)?;
     }
     Ok(())
+}
+
+/// Least time between two `room.typing` of one socket in one room that are passed on.
+const TYPING_EVERY: Duration = Duration::from_secs(1);
+
+/// `room.typing`: passed on to the room's other members at most once a second per socket
+/// and room (the rest are dropped silently); not stored, not answered. Only a member of
+/// the room may send it.
+pub async fn typing(peer: &Peer<'_>, room: &str) -> Result<(), Refusal> {
+    validate(room).map_err(|why| refuse(ErrorCode::BadRequest, why))?;
+    if !peer.state.hub.follows(&keys::room_channel(room), peer.id) {
+        return Err(refuse(
+            ErrorCode::Forbidden,
+            "join the room before typing in it",
+        ));
+    }
+    {
+        let mut last = peer.typed.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        // Rooms typed in longer ago than the throttle are forgotten, so the map stays as
+        // small as the rooms typed in during the last second.
+        last.retain(|_, at| now.duration_since(*at) < TYPING_EVERY);
+        if last.contains_key(room) {
+            return Ok(());
+        }
+        last.insert(room.to_string(), now);
+    }
+    peer.state
+        .rooms
+        .typing(room, &peer.name)
+        .await
+        .map_err(unavailable)
 }

@@ -164,6 +164,7 @@ async fn serve(
         name: profile.name,
         kind,
         outbox: outbox.clone(),
+        typed: Default::default(),
     };
     let mut writer = pin!(write_loop(sink, rx, kick, &state));
     let stop_reading = CancellationToken::new();
@@ -344,7 +345,15 @@ async fn handle_frame(peer: &Peer<'_>, text: &str) -> Option<Message> {
         Ok((reference, _)) => reference.clone(),
         Err(bad) => bad.reference.clone(),
     };
-    let closing = match state.limits.frame(&peer.token).await {
+    // Typing indicators do not use up the token's rate limit: they are throttled per
+    // socket and room instead, and cost no Redis work when dropped.
+    let typing = matches!(parsed, Ok((_, ClientMsg::RoomTyping { .. })));
+    let limited = if typing {
+        Ok(None)
+    } else {
+        state.limits.frame(&peer.token).await
+    };
+    let closing = match limited {
         Ok(Some(retry_after_ms)) => {
             metrics::rate_limited();
             peer.outbox
@@ -408,6 +417,7 @@ async fn handle_request(
             rooms::say(peer, &room, &text, reference.clone()).await
         }
         ClientMsg::RoomLeave { room } => rooms::leave_request(peer, &room, reference.clone()).await,
+        ClientMsg::RoomTyping { room } => rooms::typing(peer, &room).await,
         ClientMsg::GameCreate { vs_bot } => games::create(peer, vs_bot, reference.clone()).await,
         ClientMsg::GameJoin { game, play, since } => {
             games::join(peer, &game, play, since.as_deref(), reference.clone()).await

@@ -134,4 +134,11 @@ fn deliver(state: &AppState, channel: &str, room: &str, event: RoomEvent) {
             state.hub.presence(channel, &name, &frame);
         }
     }
+    if let Some(name) = event.typing {
+        let frame = ServerMsg::RoomTyping {
+            room: room.to_string(),
+            name: name.clone(),
+        };
+        state.hub.presence(channel, &name, &frame);
+    }
 }

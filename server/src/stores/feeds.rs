@@ -18,6 +18,9 @@ pub struct RoomEvent {
     pub message: Option<RoomMessage>,
     pub joined: Option<String>,
     pub left: Option<String>,
+    /// A member typing (not stored, so never fetched again).
+    #[serde(default)]
+    pub typing: Option<String>,
 }
 
 impl RoomEvent {
@@ -28,6 +31,7 @@ impl RoomEvent {
             message: Some(message),
             joined: None,
             left: None,
+            typing: None,
         }
     }
 

@@ -259,6 +259,21 @@ impl Rooms {
         ))
     }
 
+    /// Tells the room's followers on every node that `name` is typing: published only,
+    /// never stored.
+    pub async fn typing(&self, room: &str, name: &str) -> Result<(), StoreError> {
+        let (channel, event) = (
+            keys::room_channel(room),
+            serde_json::json!({ "typing": name }).to_string(),
+        );
+        let _: i64 = if self.publish == "SPUBLISH" {
+            self.client.spublish(channel, event).await?
+        } else {
+            self.client.publish(channel, event).await?
+        };
+        Ok(())
+    }
+
     /// Messages of `room` after `since` (all kept ones when `None`), each with the request
     /// that said it where the log kept it, for a node that missed them.
     pub async fn messages_after(
