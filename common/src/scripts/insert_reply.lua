@@ -21,11 +21,11 @@ if not len then
   return {'gone'}
 end
 local from = math.max(0, len - tonumber(ARGV[6]))
--- Only the IDs and sources of the last messages, the IDs the bot's replies answer, and
--- the two private fields: never the texts, so the cost does not depend on their size.
+-- Only the IDs and sources of the last messages, the IDs their replies answer, and the
+-- two private fields: never the texts, so the cost does not depend on their size.
 local P_ID = '$.messages[' .. from .. ':].id'
 local P_SOURCE = '$.messages[' .. from .. ':].source'
-local P_ANSWERED = '$.messages[?(@.source=="bot")].in_reply_to'
+local P_ANSWERED = '$.messages[' .. from .. ':].in_reply_to'
 local got = cjson.decode(redis.call('JSON.GET', KEYS[1], P_ID, P_SOURCE, P_ANSWERED,
   '$.publishing', '$.skipped'))
 local ids, sources = got[P_ID], got[P_SOURCE]
