@@ -210,7 +210,17 @@ export interface ClientEvents {
   frame: (frame: ServerFrame) => void;
 }
 
+export interface JoinedEvent {
+  room: string;
+  /** Names present. */
+  members: string[];
+  /** The room's recent messages, oldest first (also in `room.history`). */
+  history: RoomMessage[];
+}
+
 export interface RoomEvents {
+  /** The first `room.joined` arrived: `history` and `members` are set (a game's chat: after the game's promise resolved). */
+  joined: (event: JoinedEvent) => void;
   /** Each message once, in order, across reconnects (this client's own included). */
   message: (message: RoomMessage) => void;
   presence: (event: PresenceEvent) => void;
@@ -325,8 +335,11 @@ export class Client extends Emitter<ClientEvents> {
 export class Bot extends Emitter<BotEvents> {
   /** The session's messages, as of the last fetch (at connect, after each reconnect), then those seen since. */
   readonly history: ChatMessage[];
-  /** Sends a message to the bot; resolves with its reply. */
-  say(text: string): Promise<BotReply>;
+  /**
+   * Sends a message to the bot; resolves with its reply. `onAck` is called once the server has stored the
+   * message (before its reply is delivered), with the message's ID.
+   */
+  say(text: string, options?: { onAck?: (message: { id: string; msg: string; timestamp: string }) => void }): Promise<BotReply>;
 }
 
 export class Room extends Emitter<RoomEvents> {

@@ -25,6 +25,8 @@ async function quickStart(): Promise<void> {
 
   const reply: BotReply = await client.bot.say('hello');
   console.log(reply.msg, reply.in_reply_to);
+  const acked: BotReply = await client.bot.say('again', { onAck: (message) => console.log(message.id, message.msg) });
+  console.log(acked.in_reply_to);
   const offReply = client.bot.on('reply', (message) => console.log(message.id));
   offReply();
 
@@ -33,6 +35,7 @@ async function quickStart(): Promise<void> {
   room.on('message', (message: RoomMessage) => console.log(message.from, message.text));
   room.on('presence', (event) => console.log(event.joined ?? event.left, event.members));
   room.on('rejoined', ({ recovered, missed }) => console.log(recovered, missed));
+  room.on('joined', ({ members, history }) => console.log(members.length, history.length));
   const sent: RoomMessage = await room.say('hi');
   console.log(sent.id, compareIds(sent.id, room.lastId ?? sent.id));
   await room.leave();

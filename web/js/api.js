@@ -1,4 +1,5 @@
-// The HTTP routes the page uses: sessions (POST /token, GET /refresh_token), the leaderboard and the player count.
+// The HTTP routes of the lobby: the leaderboard and the player count. Sessions, the socket and everything on it
+// are the client library's (clients/js, served here as ./client/).
 
 /** An HTTP answer that was not 2xx; `status` and the server's `code` when it sent one. */
 export class HttpError extends Error {
@@ -9,10 +10,10 @@ export class HttpError extends Error {
   }
 }
 
-async function call(path, options = {}) {
+async function call(path) {
   let response;
   try {
-    response = await fetch(path, { cache: 'no-store', ...options });
+    response = await fetch(path, { cache: 'no-store' });
   } catch {
     throw new HttpError(0, 'network', 'The server cannot be reached. Check your connection.');
   }
@@ -23,20 +24,6 @@ async function call(path, options = {}) {
     throw new HttpError(response.status, error.code ?? 'http', error.message ?? `HTTP ${response.status}`);
   }
   return body;
-}
-
-/** A new session for `name`: `{token, name, session_start, messages}`. */
-export function createSession(name) {
-  return call('/token', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ name }),
-  });
-}
-
-/** The session document of `token` with its whole bot-chat history; 404 when unknown or expired. */
-export function refreshSession(token) {
-  return call(`/refresh_token?token=${encodeURIComponent(token)}`);
 }
 
 /** Top 10 players: `[{name, wins, losses, draws}]`. */

@@ -1,10 +1,11 @@
-// The page's entry point: the name step, then the lobby or a game beside the bot panel, and the connection's life (resync after each reconnect).
+// The page's entry point: the name step, then the lobby or a game beside the bot panel. The session, the socket,
+// its reconnects and the recovery after them (the game, its chat, the bot's replies, nothing missed or twice) are
+// the client library's: clients/js, served as /js/client/ (web/js/client is a link to it).
 
-import { createSession, refreshSession } from './api.js';
+import { connect } from './client/index.js';
 import { BotChat, RoomChat } from './chat.js';
-import { GameView, gameRoom } from './game.js';
+import { GameView } from './game.js';
 import { Lobby } from './lobby.js';
-import { Connection } from './socket.js';
 import { $, describeError, notify } from './ui.js';
 
 const TOKEN_KEY = 'token';
@@ -16,7 +17,7 @@ const storedGame = () => {
 };
 const urlGame = () => new URLSearchParams(location.search).get('game');
 
-function showConnection(state) {
+function showConnection(state, node) {
   const pill = $('connection');
   const words = {
     connecting: 'connecting…',
@@ -27,23 +28,29 @@ function showConnection(state) {
   };
   pill.textContent = words[state] ?? state;
   pill.dataset.state = state;
+  if (node) pill.title = `connected to node ${node}`;
   document.body.dataset.connection = state;
 }
 
-/** Everything that exists once the player has a session. */
+/** Everything that exists once the player has a connected client. */
 class App {
-  constructor(session) {
-    this.session = session;
-    this.current = null; // { id, role, quick }
-    this.connection = new Connection(session.token);
-    this.firstReady = true;
+  constructor(client) {
+    this.client = client;
+    this.name = client.name;
+    /** The game shown: `{game, quick, requeued, off}` (`game`: the library's Game). */
+    this.current = null;
 
-    this.bot = new BotChat({ log: $('bot-log'), input: $('bot-input') });
-    this.rooms = new RoomChat({ log: $('chat-log'), members: $('room-members'), myName: session.name });
+    this.bot = new BotChat({ log: $('bot-log'), input: $('bot-input'), bot: client.bot });
+    this.chat = new RoomChat({
+      log: $('chat-log'),
+      members: $('room-members'),
+      myName: client.name,
+      onMembers: (names) => this.game.setWatchers(names),
+    });
     this.game = new GameView({
-      myName: session.name,
+      myName: client.name,
       actions: {
-        move: (cell) => this.connection.request('game.move', { game: this.current.id, cell }),
+        move: (cell) => (this.current ? this.current.game.move(cell) : Promise.resolve(null)),
         rematch: () => this.rematch(),
         leave: () => this.leave(),
         lobby: () => this.leave(),
@@ -51,7 +58,7 @@ class App {
       onEnd: () => this.remember(),
     });
     this.lobby = new Lobby({
-      myName: session.name,
+      myName: client.name,
       actions: {
         quick: () => this.quick(),
         create: () => this.create(false),
@@ -60,11 +67,8 @@ class App {
         resume: (id) => this.join(id),
       },
     });
-    this.rooms.onMembers = (room) => {
-      if (this.current && room === gameRoom(this.current.id)) this.game.setWatchers(this.rooms.members(room));
-    };
     this.bindForms();
-    this.bindConnection();
+    this.bindClient();
   }
 
   start() {
@@ -72,15 +76,17 @@ class App {
     $('app-view').hidden = false;
     $('connection').hidden = false;
     $('who').hidden = false;
-    $('who').textContent = this.session.name;
-    this.bot.merge(this.session.messages);
-    if (urlGame()) {
-      $('joining-id').textContent = urlGame();
+    $('who').textContent = this.name;
+    showConnection('online', this.client.node);
+    this.bot.merge();
+    const id = urlGame();
+    if (id) {
+      $('joining-id').textContent = id;
       $('joining').hidden = false;
+      this.join(id);
     } else {
       this.showLobby();
     }
-    this.connection.start();
   }
 
   bindForms() {
@@ -89,7 +95,7 @@ class App {
       const text = $('bot-input').value;
       if (!text.trim()) return;
       $('bot-input').value = '';
-      this.bot.send(this.connection, text);
+      this.bot.send(text);
     });
     $('chat-form').addEventListener('submit', async (event) => {
       event.preventDefault();
@@ -98,9 +104,8 @@ class App {
       if (!text.trim() || !this.current) return;
       input.value = '';
       try {
-        if (this.rejoined) await this.rejoined;
-        if (!this.current) throw new Error('the game was closed');
-        await this.connection.request('room.say', { room: gameRoom(this.current.id), text });
+        // While reconnecting the library holds the line until the game and its chat are joined again.
+        await this.current.game.say(text);
       } catch (error) {
         if (!input.value) input.value = text;
         notify(describeError(error));
@@ -108,109 +113,33 @@ class App {
     });
   }
 
-  bindConnection() {
-    const c = this.connection;
-    c.addEventListener('state', (event) => {
-      showConnection(event.detail.state);
-      if (event.detail.node) $('connection').title = `connected to node ${event.detail.node}`;
+  bindClient() {
+    const c = this.client;
+    c.on('connection', (state, info) => {
+      if (state === 'open') {
+        // Back, and the library has joined the game again and delivered what was missed: the bot
+        // history it fetched again settles the bot messages cut off by the drop.
+        showConnection('online', info.node);
+        this.bot.merge();
+      } else if (state === 'reconnecting') {
+        showConnection('reconnecting');
+      } else if (state === 'closed' && info.error?.code !== 'session_expired') {
+        showConnection('offline');
+        notify(describeError(info.error));
+      }
     });
-    c.addEventListener('ready', () => this.resync());
-    c.addEventListener('frame', (event) => this.frame(event.detail));
-    c.addEventListener('expired', () => {
-      c.stop();
+    c.on('expired', () => {
+      showConnection('expired');
       localStorage.removeItem(TOKEN_KEY);
       sessionStorage.setItem(EXPIRED_FLAG, '1');
       location.reload();
     });
-  }
-
-  frame(frame) {
-    switch (frame.type) {
-      case 'game.state':
-        if (this.current && frame.game.id === this.current.id) {
-          this.game.update(frame.game);
-          this.remember();
-          this.requeueIfEnded(frame.game);
-        }
-        break;
-      case 'room.joined':
-        this.rooms.joined(frame);
-        break;
-      case 'room.message':
-        this.rooms.add(frame);
-        break;
-      case 'room.presence':
-        this.rooms.presence(frame);
-        break;
-      case 'bot.reply':
-        this.bot.reply(frame);
-        break;
-      case 'error':
-        notify(describeError(frame));
-        break;
-      default:
-        break;
-    }
-  }
-
-  /** After every (re)connect: the game and its chat, and the bot history again (replies that came meanwhile). */
-  async resync() {
-    const first = this.firstReady;
-    this.firstReady = false;
-    if (first) {
-      const id = urlGame();
-      if (id) await this.join(id);
-      return;
-    }
-    // Back into the game first: a chat line sent meanwhile waits for it (see the chat form).
-    this.rejoined = this.current ? this.rejoin() : null;
-    try {
-      const doc = await refreshSession(this.session.token);
-      this.bot.merge(doc.messages);
-    } catch (error) {
-      if (error.status !== 404) notify(describeError(error));
-    }
-    await this.rejoined;
-  }
-
-  /** Back into the current game after a reconnect: the seat (or the view), and the game's chat since the last message seen. */
-  async rejoin() {
-    const { id } = this.current;
-    const since = this.rooms.lastId(gameRoom(id));
-    let frame;
-    try {
-      frame = await this.connection.request('game.join', since ? { game: id, since } : { game: id });
-    } catch (error) {
-      if (error.code === 'connection_lost') return;
-      notify(describeError(error));
-      if (error.code === 'not_found') this.showLobby();
-      return;
-    }
-    if (!this.current || this.current.id !== id) return;
-    this.game.update(frame.game);
-    await this.requeueIfEnded(frame.game);
-  }
-
-  /**
-   * A quick-match game that was still waiting ends when its socket goes (the server takes it
-   * out of the queue): the page looks for an opponent again. True when it did.
-   */
-  async requeueIfEnded(game) {
-    const current = this.current;
-    if (!current?.quick || current.requeued || game.id !== current.id) return false;
-    if (game.status !== 'abandoned' || game.winner) return false;
-    current.requeued = true;
-    this.connection.request('room.leave', { room: gameRoom(game.id) }).catch(() => {});
-    this.dropGame();
-    await this.quick();
-    if (!this.current) this.showLobby();
-    return true;
+    c.on('error', (error) => notify(describeError(error)));
   }
 
   async create(vsBot) {
     try {
-      const frame = await this.connection.request('game.create', { vs_bot: vsBot });
-      this.enter(frame.game, 'player', vsBot ? null : 'X');
+      this.enter(await this.client.createGame({ vsBot }));
     } catch (error) {
       notify(describeError(error));
     }
@@ -218,8 +147,7 @@ class App {
 
   async quick() {
     try {
-      const frame = await this.connection.request('game.quick');
-      this.enter(frame.game, 'player', frame.game.status === 'waiting' ? 'X' : 'O', true);
+      this.enter(await this.client.quickMatch(), true);
     } catch (error) {
       notify(describeError(error));
     }
@@ -227,16 +155,9 @@ class App {
 
   /** Opens a game by ID: a seat if one is free (or already ours), else as a spectator. */
   async join(id) {
-    let frame;
-    let role = 'player';
+    let game;
     try {
-      try {
-        frame = await this.connection.request('game.join', { game: id, play: true });
-      } catch (error) {
-        if (error.code !== 'game_full' && error.code !== 'game_over') throw error;
-        frame = await this.connection.request('game.join', { game: id });
-        role = 'spectator';
-      }
+      game = await this.client.joinGame(id);
     } catch (error) {
       if (error.code === 'not_found') notify(`There is no game ${id}: it may have ended long ago.`);
       else if (error.code === 'bad_request') notify('That does not look like a game link.');
@@ -244,40 +165,72 @@ class App {
       if (!this.current) this.showLobby();
       return;
     }
+    // Two people of the same name in one game: the seat this page had, from before a reload.
     const stored = storedGame();
-    let hint = stored?.id === id ? stored.hint : null;
-    if (!hint && role === 'player' && frame.game.players.X === frame.game.players.O) hint = 'O';
-    this.enter(frame.game, role, hint);
+    const { players } = game.state;
+    if (stored?.id === id && (stored.hint === 'X' || stored.hint === 'O') && game.role === 'player'
+        && players.X === this.name && players.O === this.name && !game.state.vs_bot) {
+      game.seat = stored.hint;
+    }
+    this.enter(game);
   }
 
-  enter(game, role, hint, quick = false) {
-    if (this.current && this.current.id !== game.id) this.dropGame();
-    this.current = { id: game.id, role, quick };
+  /** Shows `game` (a library Game) and follows its states. */
+  enter(game, quick = false) {
+    this.dropGame();
+    const current = { game, quick, requeued: false, off: [] };
+    this.current = current;
+    current.off.push(game.on('state', (state) => {
+      if (this.current !== current) return;
+      this.game.update(state);
+      this.remember();
+      this.requeueIfEnded(current, state);
+    }));
+    current.off.push(game.on('gone', (error) => {
+      if (this.current !== current) return;
+      notify(describeError(error));
+      localStorage.removeItem(GAME_KEY);
+      this.showLobby();
+    }));
     $('joining').hidden = true;
     this.lobby.hide();
     $('game').hidden = false;
-    this.rooms.show(gameRoom(game.id));
-    this.game.open(game, role, hint);
-    this.game.setWatchers(this.rooms.members(gameRoom(game.id)));
+    this.game.open(game);
+    this.chat.show(game.room);
     this.remember();
     if (urlGame() !== game.id) history.replaceState(null, '', `/?game=${encodeURIComponent(game.id)}`);
+  }
+
+  /**
+   * A quick-match game that was still waiting ends when its socket goes (the server takes it out of the
+   * queue): after the reconnect the library brings that state, and the page looks for an opponent again.
+   */
+  async requeueIfEnded(current, state) {
+    if (!current.quick || current.requeued || this.current !== current) return;
+    if (state.status !== 'abandoned' || state.winner) return;
+    current.requeued = true;
+    current.game.leave().catch(() => {});
+    this.dropGame();
+    await this.quick();
+    if (!this.current) this.showLobby();
   }
 
   /** Keeps the current game in storage, for a reload or a later visit. */
   remember() {
     if (!this.current) return;
     localStorage.setItem(GAME_KEY, JSON.stringify({
-      id: this.current.id,
-      role: this.current.role,
-      hint: this.game.hint,
+      id: this.current.game.id,
+      role: this.current.game.role,
+      hint: this.game.seat,
       over: this.game.finished,
     }));
   }
 
   async rematch() {
+    if (!this.current) return;
     try {
-      const frame = await this.connection.request('game.rematch', { game: this.current.id });
-      if (frame.type === 'ack') this.game.markRematchAsked();
+      // null: asked, the other player has yet to accept; else the fresh game (also a `state` event).
+      if ((await this.current.game.rematch()) === null) this.game.markRematchAsked();
     } catch (error) {
       notify(describeError(error));
     }
@@ -286,22 +239,22 @@ class App {
   /** Leaves the game (a player in play loses) and its chat, back to the lobby. */
   async leave() {
     if (!this.current) return;
-    const { id } = this.current;
-    const requests = [
-      this.connection.request('game.leave', { game: id }),
-      this.connection.request('room.leave', { room: gameRoom(id) }),
-    ];
+    const { game } = this.current;
     this.dropGame();
     localStorage.removeItem(GAME_KEY);
     this.showLobby();
-    const results = await Promise.allSettled(requests);
-    const failed = results.find((r) => r.status === 'rejected' && r.reason.code !== 'offline');
-    if (failed) notify(describeError(failed.reason));
+    try {
+      await game.leave();
+    } catch (error) {
+      if (error.code !== 'not_connected' && error.code !== 'closed') notify(describeError(error));
+    }
   }
 
+  /** Stops showing the current game (the library may still follow it). */
   dropGame() {
     if (!this.current) return;
-    this.rooms.forget(gameRoom(this.current.id));
+    for (const off of this.current.off) off();
+    this.chat.clear();
     this.game.close();
     this.current = null;
   }
@@ -336,11 +289,12 @@ function askName() {
     }
     $('name-submit').disabled = true;
     try {
-      const session = await createSession(name);
-      localStorage.setItem(TOKEN_KEY, session.token);
+      // A new session (POST /token), then the socket: resolves once the node has said hello.
+      const client = await connect({ name });
+      localStorage.setItem(TOKEN_KEY, client.token);
       localStorage.removeItem(GAME_KEY);
       $('name-error').textContent = '';
-      new App(session).start();
+      new App(client).start();
     } catch (error) {
       $('name-error').textContent = describeError(error);
     } finally {
@@ -353,11 +307,12 @@ function askName() {
 async function boot(delayMs = 1000) {
   const token = localStorage.getItem(TOKEN_KEY);
   if (!token) return askName();
+  showConnection('connecting');
+  let client;
   try {
-    const session = await refreshSession(token);
-    new App(session).start();
+    client = await connect({ token });
   } catch (error) {
-    if (error.status === 404) {
+    if (error.code === 'session_not_found' || error.code === 'session_expired' || error.status === 404) {
       localStorage.removeItem(TOKEN_KEY);
       localStorage.removeItem(GAME_KEY);
       return askName();
@@ -365,7 +320,10 @@ async function boot(delayMs = 1000) {
     showConnection('offline');
     notify(`${describeError(error)} Retrying…`);
     setTimeout(() => boot(Math.min(delayMs * 2, 10_000)), delayMs);
+    return;
   }
+  // At once (no await in between): the App's listeners must be there before the next frame.
+  new App(client).start();
 }
 
 boot();

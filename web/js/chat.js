@@ -1,94 +1,60 @@
-// Chat logs: the rooms between people (a game's room `game:ID`, recovered by message ID) and the bot chat panel.
+// Chat logs: the game's chat (a library `Room`, `game:ID`) and the bot chat panel (the library's `client.bot`).
+// The library delivers each room message and each bot reply once, in order, across reconnects; these views
+// only draw them.
 
 import { atEnd, clock, describeError, el, notify, scrollToEnd } from './ui.js';
 
-/** Orders room message IDs (Redis stream IDs `ms-seq`); negative when `a` comes first. */
-export function compareIds(a, b) {
-  const [am, as = 0] = a.split('-').map(Number);
-  const [bm, bs = 0] = b.split('-').map(Number);
-  return am - bm || as - bs;
-}
-
-/**
- * Rooms this page follows, each with the messages it has seen (by ID, so a message recovered twice is
- * shown once), the last ID seen (for `room.join` with `since`) and who is present. One room is shown.
- */
+/** The chat of one room at a time: its messages, and who is present. */
 export class RoomChat {
-  constructor({ log, members, myName }) {
+  /** `onMembers(names)` is called when the room's members change. */
+  constructor({ log, members, myName, onMembers = () => {} }) {
     this.log = log;
     this.membersLine = members;
     this.myName = myName;
-    this.rooms = new Map();
-    this.active = null;
-    this.onMembers = () => {};
+    this.onMembers = onMembers;
+    this.room = null;
+    this.off = [];
   }
 
-  room(name) {
-    let room = this.rooms.get(name);
-    if (!room) {
-      room = { messages: new Map(), lastId: null, members: new Set() };
-      this.rooms.set(name, room);
-    }
-    return room;
+  /** The names present in the shown room. */
+  members() {
+    return [...(this.room?.members ?? [])];
   }
 
-  /** The last message ID seen in `name`, for `since` after a reconnect. */
-  lastId(name) {
-    return this.rooms.get(name)?.lastId ?? null;
+  /** Shows `room` (a library Room): what it has seen so far, then each message and presence change. */
+  show(room) {
+    this.clear();
+    this.room = room;
+    if (!room) return;
+    this.off = [
+      // A game's chat is joined by the server just after the game: its history comes a moment later.
+      room.on('joined', () => this.render()),
+      room.on('message', (message) => this.add(message)),
+      room.on('presence', () => this.membersChanged()),
+      room.on('rejoined', () => this.membersChanged()),
+      room.on('unrecovered', () => notify('Some of this chat from while you were away could not be recovered.', 'info')),
+    ];
+    this.render();
   }
 
-  members(name) {
-    return [...(this.rooms.get(name)?.members ?? [])];
-  }
-
-  show(name) {
-    this.active = name;
+  clear() {
+    for (const off of this.off) off();
+    this.off = [];
+    this.room = null;
     this.log.replaceChildren();
-    const room = this.room(name);
-    const ids = [...room.messages.keys()].sort(compareIds);
-    for (const id of ids) this.log.append(this.line(room.messages.get(id)));
-    this.renderMembers();
+    this.membersLine.textContent = '';
+  }
+
+  render() {
+    this.log.replaceChildren(...this.room.history.map((message) => this.line(message)));
+    this.membersChanged();
     scrollToEnd(this.log);
   }
 
-  forget(name) {
-    this.rooms.delete(name);
-    if (this.active === name) {
-      this.active = null;
-      this.log.replaceChildren();
-      this.membersLine.textContent = '';
-    }
-  }
-
-  /** `room.joined`: the history (recent, or exactly what came after `since`) and the members. */
-  joined(frame) {
-    const room = this.room(frame.room);
-    room.members = new Set(frame.members);
-    for (const message of frame.history) this.add(message);
-    if (frame.room === this.active) this.renderMembers();
-    this.onMembers(frame.room);
-  }
-
-  /** `room.presence`: someone arrived or left. */
-  presence(frame) {
-    const room = this.room(frame.room);
-    if (frame.joined) room.members.add(frame.joined);
-    if (frame.left) room.members.delete(frame.left);
-    if (frame.room === this.active) this.renderMembers();
-    this.onMembers(frame.room);
-  }
-
-  /** A message (`room.message` or from a history); ignored when already shown. */
+  /** A new message (the library delivers each once, in order). */
   add(message) {
-    const room = this.room(message.room);
-    if (room.messages.has(message.id)) return;
-    room.messages.set(message.id, message);
-    if (!room.lastId || compareIds(message.id, room.lastId) > 0) room.lastId = message.id;
-    if (message.room !== this.active) return;
     const stick = atEnd(this.log) || message.from === this.myName;
-    const line = this.line(message);
-    const later = [...this.log.children].find((li) => compareIds(li.dataset.id, message.id) > 0);
-    this.log.insertBefore(line, later ?? null);
+    this.log.append(this.line(message));
     if (stick) scrollToEnd(this.log);
   }
 
@@ -101,24 +67,28 @@ export class RoomChat {
       el('div', { className: 'text', textContent: message.text }));
   }
 
-  renderMembers() {
-    const names = this.members(this.active).sort((a, b) => a.localeCompare(b));
+  membersChanged() {
+    const names = this.members().sort((a, b) => a.localeCompare(b));
     this.membersLine.textContent = names.length ? `Here: ${names.join(', ')}` : '';
+    this.onMembers(this.members());
   }
 }
 
 const TYPING_MS = 20_000;
 
 /**
- * The bot chat: the session history from `/refresh_token` merged with live replies by message ID, so
- * a history fetched again after a reconnect adds what was missed and nothing twice.
+ * The bot chat over the library's `client.bot`: its history at connecting, each reply as it comes (the
+ * library delivers each once, also those that came while reconnecting), and after a reconnect the
+ * session history again for the messages of this page that were cut off.
  */
 export class BotChat {
-  constructor({ log, input }) {
+  constructor({ log, input, bot }) {
     this.log = log;
     this.input = input;
+    this.bot = bot;
     this.shown = new Map();
     this.lost = [];
+    bot.on('reply', (reply) => this.reply(reply));
   }
 
   line(message, extraClass = '') {
@@ -136,8 +106,11 @@ export class BotChat {
     return li;
   }
 
-  /** Merges a session history (oldest first): missing messages are inserted in history order. */
-  merge(history) {
+  /**
+   * Merges the library's session history (`client.bot.history`, oldest first): missing messages are
+   * inserted in history order. At the start, and after each reconnect (for messages cut off meanwhile).
+   */
+  merge(history = this.bot.history) {
     const stick = atEnd(this.log);
     const added = [];
     let previous = null;
@@ -171,12 +144,12 @@ export class BotChat {
     this.lost = [];
   }
 
-  /** `bot.reply`. */
-  reply(frame) {
-    if (this.shown.has(frame.id)) return;
+  /** A reply from the library, placed under the message it answers. */
+  reply(reply) {
+    if (this.shown.has(reply.id)) return;
     const stick = atEnd(this.log);
-    const li = this.line({ ...frame, source: 'bot' });
-    const asked = frame.in_reply_to ? this.shown.get(frame.in_reply_to) : null;
+    const li = this.line({ ...reply, source: 'bot' });
+    const asked = reply.in_reply_to ? this.shown.get(reply.in_reply_to) : null;
     if (asked) {
       let after = asked;
       while (after.nextElementSibling?.classList.contains('typing')) after = after.nextElementSibling;
@@ -184,7 +157,7 @@ export class BotChat {
     } else {
       this.log.append(li);
     }
-    if (frame.in_reply_to) this.stopTyping(frame.in_reply_to);
+    if (reply.in_reply_to) this.stopTyping(reply.in_reply_to);
     if (stick || asked) scrollToEnd(this.log);
   }
 
@@ -192,16 +165,24 @@ export class BotChat {
     this.log.querySelector(`.typing[data-for="${CSS.escape(id)}"]`)?.remove();
   }
 
-  /** Sends `text` over `connection`: shown at once, confirmed by the server's `ack`. */
-  async send(connection, text) {
+  /** Sends `text` to the bot: shown at once, confirmed when the server has stored it, then "typing" until the reply. */
+  async send(text) {
     const pending = this.line({ source: 'human', msg: text, timestamp: new Date().toISOString() }, 'pending');
     this.log.append(pending);
     scrollToEnd(this.log);
-    let ack;
+    let acked = false;
     try {
-      ack = await connection.request('bot.say', { text });
+      await this.bot.say(text, {
+        onAck: ({ id }) => {
+          acked = true;
+          this.stored(pending, id);
+        },
+      });
     } catch (error) {
+      // Stored, but the reply is late (or the page closed): the reply still shows when it comes.
+      if (acked) return;
       if (error.code === 'connection_lost') {
+        // It may or may not have reached the server: the history after the reconnect tells.
         pending.classList.add('unsent');
         this.lost.push({ li: pending, text });
         return;
@@ -209,21 +190,24 @@ export class BotChat {
       pending.remove();
       if (!this.input.value) this.input.value = text;
       notify(describeError(error));
-      return;
     }
+  }
+
+  /** The server stored the message as `id` (its ack; the reply comes after). */
+  stored(pending, id) {
     pending.classList.remove('pending');
-    if (this.shown.has(ack.id)) {
+    if (this.shown.has(id)) {
       pending.remove();
       return;
     }
-    pending.dataset.id = ack.id;
-    this.shown.set(ack.id, pending);
-    const reply = this.log.querySelector(`[data-reply-to="${CSS.escape(ack.id)}"]`);
+    pending.dataset.id = id;
+    this.shown.set(id, pending);
+    const reply = this.log.querySelector(`[data-reply-to="${CSS.escape(id)}"]`);
     if (reply) {
       reply.before(pending);
       return;
     }
-    const typing = el('li', { className: 'msg bot typing', dataset: { for: ack.id }, 'aria-label': 'The bot is typing' },
+    const typing = el('li', { className: 'msg bot typing', dataset: { for: id }, 'aria-label': 'The bot is typing' },
       el('span', { className: 'dots' }, el('i'), el('i'), el('i')));
     pending.after(typing);
     scrollToEnd(this.log);

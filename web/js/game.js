@@ -1,25 +1,13 @@
-// The game view: board, players, whose turn, result, rematch and leave; which seat is this player's.
+// The game view: board, players, whose turn, result, rematch and leave, for a game of the client library (its
+// state, and this page's seat as the library tracks it).
 
 import { $, copyText, describeError, notify } from './ui.js';
 
 const FINISHED = new Set(['won', 'draw', 'abandoned']);
 const other = (mark) => (mark === 'X' ? 'O' : 'X');
 
-/** The room of a game's chat. */
-export const gameRoom = (id) => `game:${id}`;
-
 /** The link that opens a game (after the name step). */
 export const gameLink = (id) => `${location.origin}/?game=${encodeURIComponent(id)}`;
-
-/**
- * This page's seat in a game. The game object names players, not sockets, so the seat is the one
- * holding this player's name (not the bot's); `hint` settles the case where both seats hold it.
- */
-export function seatOf(game, myName, hint) {
-  const mine = ['X', 'O'].filter((m) => game.players[m] === myName && !(game.vs_bot && game.bot === m));
-  if (mine.length === 2) return hint === 'O' ? 'O' : 'X';
-  return mine[0] ?? null;
-}
 
 export class GameView {
   /**
@@ -30,9 +18,10 @@ export class GameView {
     this.myName = myName;
     this.actions = actions;
     this.onEnd = onEnd;
+    /** The library's Game shown (its `seat`, `role`), or null. */
+    this.current = null;
+    /** The state shown. */
     this.game = null;
-    this.role = 'player';
-    this.hint = null;
     this.watchers = [];
     this.moving = false;
     this.rematchAsked = false;
@@ -57,41 +46,44 @@ export class GameView {
     return this.game?.id ?? null;
   }
 
+  /** `player` or `spectator`. */
+  get role() {
+    return this.current?.role ?? 'player';
+  }
+
+  /** This page's seat (`X`, `O`) or null when watching: the library's, which follows rematches. */
   get seat() {
-    if (!this.game || this.role !== 'player') return null;
-    return seatOf(this.game, this.myName, this.hint);
+    return this.current?.seat ?? null;
   }
 
   get finished() {
     return !!this.game && FINISHED.has(this.game.status);
   }
 
-  /** Starts showing `game`; `role` is `player` or `spectator`, `hint` the seat when known. */
-  open(game, role, hint = null) {
+  /** Starts showing `game` (a library Game). */
+  open(game) {
+    this.current = game;
     this.game = null;
-    this.role = role;
-    this.hint = hint;
     this.moving = false;
     this.rematchAsked = false;
     this.watchers = [];
-    this.update(game);
+    this.update(game.state);
     this.cells[4].focus({ preventScroll: true });
   }
 
   close() {
+    this.current = null;
     this.game = null;
   }
 
-  /** A `game.state` for the shown game; older versions are ignored. */
+  /** A newer state of the shown game (the library's `state` event). */
   update(game) {
     const before = this.game;
     if (before && (game.id !== before.id || game.version < before.version)) return;
     if (before && FINISHED.has(before.status) && game.status === 'playing' && game.version > before.version) {
-      // A rematch: seats are swapped.
-      this.hint = this.hint ? other(this.hint) : null;
+      // A rematch started (the library has swapped the seats).
       this.rematchAsked = false;
     }
-    if (!this.hint && this.role === 'player') this.hint = seatOf(game, this.myName, null);
     this.game = game;
     this.moving = false;
     this.render();

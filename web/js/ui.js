@@ -34,7 +34,7 @@ export function notify(message, kind = 'error') {
   }, NOTICE_MS);
 }
 
-/** Plain words for an error frame (or any Error) from the server. */
+/** Plain words for an error of the client library (a `ClientError`: the server's code or the library's own), or any Error. */
 export function describeError(error) {
   const code = error?.code;
   const message = error?.message || 'Something went wrong';
@@ -43,6 +43,12 @@ export function describeError(error) {
     case 'rate_limited': return 'Slow down a little and try again.';
     case 'too_large': return 'That message is too long.';
     case 'connection_lost': return 'The connection dropped before the server answered. Try again.';
+    case 'not_connected': return 'Not connected right now, so it was not sent. Try again once the page is back online.';
+    case 'timeout': return 'The server did not answer in time. Try again.';
+    case 'network':
+    case 'connect_failed': return 'The server cannot be reached. Check your connection.';
+    case 'too_many_sockets': return 'This session is open in too many tabs. Close some, then reload this page.';
+    case 'closed': return 'The connection is closed. Reload the page to connect again.';
     default: return message.charAt(0).toUpperCase() + message.slice(1);
   }
 }

@@ -35,9 +35,11 @@ export class Bot extends Emitter {
 
   /**
    * Sends `text` to the bot; resolves with its reply (`{id, msg, timestamp, in_reply_to}`), also when the
-   * reply comes while the client is reconnecting. Rejects with a {@link ClientError}.
+   * reply comes while the client is reconnecting. Rejects with a {@link ClientError}. `onAck(message)` is
+   * called with `{id, msg, timestamp}` once the server has stored the message (its `ack`), before the reply
+   * is delivered: a rejection after that means the reply did not come in time, not that the message was lost.
    */
-  async say(text) {
+  async say(text, { onAck } = {}) {
     let resolveReply;
     let rejectReply;
     const reply = new Promise((resolve, reject) => {
@@ -49,7 +51,15 @@ export class Bot extends Emitter {
         if (frame.type !== 'ack' || typeof frame.id !== 'string') {
           throw new ClientError('bad_answer', `unexpected answer to bot.say: ${frame.type}`, { frame });
         }
-        this.history.push({ id: frame.id, source: 'human', msg: text, timestamp: new Date().toISOString() });
+        const message = { id: frame.id, source: 'human', msg: text, timestamp: new Date().toISOString() };
+        this.history.push(message);
+        if (onAck) {
+          try {
+            onAck({ id: message.id, msg: message.msg, timestamp: message.timestamp });
+          } catch (error) {
+            queueMicrotask(() => { throw error; });
+          }
+        }
         const early = this._byQuestion.get(frame.id);
         if (early) {
           resolveReply(early);

@@ -15,6 +15,9 @@ export function roomMessage(frame) {
 /**
  * Events:
  * - `message` (message): each message once, in stream order, across reconnects (its own included);
+ * - `joined` ({room, members, history}): the first `room.joined` arrived (`history` and `members` are set).
+ *   A game's chat is joined by the server with the game, after the game's state: its history and members
+ *   come after `createGame`, `joinGame` or `quickMatch` has resolved, with this event;
  * - `presence` ({room, joined} | {room, left}, with `members` after the change): someone arrived or left,
  *   including arrivals and departures that happened while the client was reconnecting;
  * - `rejoined` ({room, recovered, missed}): the room was joined again after a reconnect; `missed` messages
@@ -68,6 +71,7 @@ export class Room extends Emitter {
       this._trim();
       const last = frame.history.at(-1);
       if (last) this.lastId = last.id;
+      this.emit('joined', { room: this.name, members: [...this.members], history: [...this.history] });
       return;
     }
     // Without `since` (nothing seen yet) a history shorter than the server's recent window is the whole log.

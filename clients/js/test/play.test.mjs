@@ -90,6 +90,12 @@ test('two clients on two nodes play a whole game to a result, chat in it, rematc
   assert.equal(theirs.seat, 'O');
   assert.equal(theirs.state.status, 'playing');
   const oStates = record(theirs, 'state');
+  // The game's chat is joined with the game: its members come just after, with `joined`.
+  const roomJoined = theirs.room.joined
+    ? { members: theirs.room.members }
+    : await new Promise((resolve) => theirs.room.once('joined', resolve));
+  assert.deepEqual([...roomJoined.members].sort(), ['olga', 'xena']);
+  assert.ok(theirs.room.joined);
   await until('xena sees olga join', () => game.state.status === 'playing');
   assert.equal(game.state.players.O, 'olga');
   assert.ok(game.myTurn);
@@ -178,7 +184,12 @@ test('a spectator watches a game; quick match pairs two players across nodes', a
 test('the bot answers bot.say, once, in order; a game against the bot', async () => {
   const dora = await client('a', 'dora');
   const replies = record(dora.bot, 'reply');
-  const first = await dora.bot.say('hello');
+  let acked = null;
+  const first = await dora.bot.say('hello', { onAck: (message) => { acked = { message, replied: replies.length }; } });
+  // The ack came first, with the message's ID: the one the reply answers.
+  assert.equal(acked.message.id, first.in_reply_to);
+  assert.equal(acked.message.msg, 'hello');
+  assert.equal(acked.replied, 0);
   assert.equal(typeof first.msg, 'string');
   assert.ok(first.msg.length > 0);
   assert.ok(first.in_reply_to);
