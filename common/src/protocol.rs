@@ -95,8 +95,9 @@ pub enum ClientMsg {
         #[serde(default)]
         since: Option<String>,
     },
+    /// A struct variant, so that unknown fields are refused as for every other request.
     #[serde(rename = "game.quick")]
-    GameQuick,
+    GameQuick {},
     #[serde(rename = "game.move")]
     GameMove { game: String, cell: i64 },
     #[serde(rename = "game.rematch")]
@@ -131,7 +132,7 @@ impl ClientMsg {
             ClientMsg::RoomTyping { .. } => "room.typing",
             ClientMsg::GameCreate { .. } => "game.create",
             ClientMsg::GameJoin { .. } => "game.join",
-            ClientMsg::GameQuick => "game.quick",
+            ClientMsg::GameQuick {} => "game.quick",
             ClientMsg::GameMove { .. } => "game.move",
             ClientMsg::GameRematch { .. } => "game.rematch",
             ClientMsg::GameLeave { .. } => "game.leave",

@@ -196,6 +196,10 @@ async fn bad_frames_get_errors_and_the_socket_stays_open() {
             json!({"type": "bot.say", "text": "   ", "ref": "e"}).to_string(),
             Some("e"),
         ),
+        (
+            json!({"type": "game.quick", "extra": 1, "ref": "f"}).to_string(),
+            Some("f"),
+        ),
     ];
     for (frame, reference) in &cases {
         ws.send_text(frame).await;

@@ -67,6 +67,12 @@ async fn names_are_trimmed_and_validated() {
         (status, body["error"]["code"].as_str()),
         (400, Some("invalid_name"))
     );
+    // Only an object names the session: an array is refused, not read as its fields.
+    let (status, body) = post_token(&node.base, None, Some(json!(["zed"]))).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("bad_request"))
+    );
     let (status, _) = post_token(&node.base, Some(&"é".repeat(32)), None).await;
     assert_eq!(
         status, 200,

@@ -162,7 +162,9 @@ pub async fn create_token(
     let raw = match query.name {
         Some(name) => name,
         None if body.iter().all(u8::is_ascii_whitespace) => String::new(),
-        None => serde_json::from_slice::<NameBody>(&body)
+        // An object: serde would also take `["alice"]` for the struct.
+        None => serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&body)
+            .and_then(|object| serde_json::from_value::<NameBody>(object.into()))
             .map_err(|e| {
                 ApiError::BadRequest(format!(
                     "body must be JSON like {{\"name\":\"alice\"}}: {e}"

@@ -422,7 +422,7 @@ async fn handle_request(
         ClientMsg::GameJoin { game, play, since } => {
             games::join(peer, &game, play, since.as_deref(), reference.clone()).await
         }
-        ClientMsg::GameQuick => games::quick(peer, reference.clone()).await,
+        ClientMsg::GameQuick {} => games::quick(peer, reference.clone()).await,
         ClientMsg::GameMove { game, cell } => {
             games::play(peer, &game, cell, reference.clone()).await
         }
