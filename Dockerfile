@@ -17,6 +17,9 @@ RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates
     && useradd --system --uid 10001 --no-create-home app
 COPY --from=build /src/target/release/server /src/target/release/worker /usr/local/bin/
 COPY web /app/web
+# The page loads the JavaScript client library through the link web/js/client.
+COPY clients/js/index.js /app/clients/js/index.js
+COPY clients/js/src /app/clients/js/src
 WORKDIR /app
 ENV WEB_DIR=/app/web BIND_ADDR=0.0.0.0:3000
 USER app
