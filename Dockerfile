@@ -9,6 +9,7 @@ COPY server server
 COPY worker worker
 COPY load load
 COPY tests tests
+COPY client client
 RUN cargo build --release --locked --bin server --bin worker
 
 FROM debian:bookworm-slim

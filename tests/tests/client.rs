@@ -1,0 +1,122 @@
+//! The Rust client library (`client/`) against real nodes: two clients on two nodes chat
+//! and play a whole game, the bot answers, a refused request carries its error code, and
+//! the node under a client is killed: it carries on through the other node with every
+//! room message once and in order.
+
+use std::time::Duration;
+
+use client::{Error, Event, Options};
+use e2e::Cluster;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+/// The next event that `pick` keeps, within 10 s.
+async fn next<T>(
+    events: &mut UnboundedReceiver<Event>,
+    mut pick: impl FnMut(Event) -> Option<T>,
+) -> T {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let event = events.recv().await.expect("the client's events go on");
+            if let Some(kept) = pick(event) {
+                return kept;
+            }
+        }
+    })
+    .await
+    .expect("the event in time")
+}
+
+fn texts_of(event: Event) -> Option<String> {
+    match event {
+        Event::RoomMessage(m) => Some(m.text),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn two_clients_on_two_nodes_chat_play_a_game_and_ask_the_bot() {
+    let c = Cluster::start().await;
+    let alice = client::connect(Options::new([c.a.base.as_str()]).name("alice"))
+        .await
+        .unwrap();
+    let bob = client::connect(Options::new([c.b.base.as_str()]).name("bob"))
+        .await
+        .unwrap();
+    let mut bob_events = bob.events().unwrap();
+    alice.join_room("lobby").await.unwrap();
+    bob.join_room("lobby").await.unwrap();
+    let sent = alice.say("lobby", "hello bob").await.unwrap();
+    assert_eq!((sent.from.as_str(), sent.room.as_str()), ("alice", "lobby"));
+    assert_eq!(next(&mut bob_events, texts_of).await, "hello bob");
+
+    let reply = alice.bot_say("hello bot").await.unwrap();
+    assert_eq!(reply["type"], "bot.reply");
+    assert!(!reply["msg"].as_str().unwrap().is_empty());
+
+    let game = alice.create_game(false).await.unwrap();
+    let id = game["id"].as_str().unwrap().to_string();
+    assert_eq!(bob.join_game(&id).await.unwrap()["status"], "playing");
+    for (cell, x) in [(0, true), (3, false), (1, true), (4, false), (2, true)] {
+        let player = if x { &alice } else { &bob };
+        player.play(&id, cell).await.unwrap();
+    }
+    let over = next(&mut bob_events, |e| match e {
+        Event::GameState(g) if g["status"] == "won" => Some(g),
+        _ => None,
+    })
+    .await;
+    assert_eq!(over["winner"], "X");
+    match bob.play(&id, 8).await {
+        Err(Error::Refused { code, .. }) => assert_eq!(code, "game_over"),
+        other => panic!("a move after the end: {other:?}"),
+    }
+    match alice.join_game("nosuchgame").await {
+        Err(Error::Refused { code, .. }) => assert_eq!(code, "not_found"),
+        other => panic!("joining no game: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_client_whose_node_is_killed_carries_on_through_the_other_with_nothing_missed_or_twice() {
+    let mut c = Cluster::start().await;
+    let alice = client::connect(Options::new([c.a.base.as_str(), c.b.base.as_str()]).name("alice"))
+        .await
+        .unwrap();
+    let mut alice_events = alice.events().unwrap();
+    let bob = client::connect(Options::new([c.b.base.as_str()]).name("bob"))
+        .await
+        .unwrap();
+    alice.join_room("desk").await.unwrap();
+    bob.join_room("desk").await.unwrap();
+    bob.say("desk", "before").await.unwrap();
+    assert_eq!(next(&mut alice_events, texts_of).await, "before");
+
+    c.a.proc.kill().await;
+    let delay = next(&mut alice_events, |e| match e {
+        Event::Reconnecting { delay, .. } => Some(delay),
+        _ => None,
+    })
+    .await;
+    eprintln!("alice comes back after {delay:?}");
+    for i in 0..5 {
+        bob.say("desk", &format!("while away {i}")).await.unwrap();
+    }
+    let node = next(&mut alice_events, |e| match e {
+        Event::Open { node } => Some(node),
+        _ => None,
+    })
+    .await;
+    assert_eq!(node, "node-b");
+    bob.say("desk", "after").await.unwrap();
+    let mut seen = Vec::new();
+    while seen.last().map(String::as_str) != Some("after") {
+        seen.push(next(&mut alice_events, texts_of).await);
+    }
+    let expected: Vec<String> = (0..5)
+        .map(|i| format!("while away {i}"))
+        .chain(["after".to_string()])
+        .collect();
+    assert_eq!(seen, expected, "every message once, in order");
+    // And alice's own requests go through the new node.
+    alice.say("desk", "back").await.unwrap();
+}
