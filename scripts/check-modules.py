@@ -14,7 +14,7 @@ import os
 import re
 import sys
 
-DEFAULT_CRATES = ["common/src", "server/src", "worker/src", "load/src", "tests/src"]
+DEFAULT_CRATES = ["common/src", "server/src", "worker/src", "load/src", "tests/src", "client/src"]
 
 
 def modules_of(src):
