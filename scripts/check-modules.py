@@ -74,6 +74,12 @@ def dependencies(module, code, modules):
     for tree in re.findall(r"\buse\s+([^;]+);", code):
         paths.extend(use_paths(tree))
     paths.extend(tuple(p.split("::")) for p in re.findall(r"\b(?:crate|super)(?:::\w+)+", code))
+    # A child module named inline (`connection::start(…)`) without a `use`.
+    paths.extend(
+        tuple(p.split("::"))
+        for p in re.findall(r"(?<![\w:])[a-z_][a-z0-9_]*(?:::\w+)+", code)
+        if module + (p.split("::")[0],) in modules
+    )
     deps = set()
     for path in paths:
         if not path:

@@ -15,7 +15,11 @@ use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::{connect_async, tungstenite::Message};
 
-use crate::{Error, Event, Options, RoomMessage};
+use crate::{
+    error::Error,
+    event::{Event, RoomMessage},
+    options::Options,
+};
 
 /// What the [`Client`](crate::Client) asks of the task.
 pub enum Command {

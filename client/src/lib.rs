@@ -20,104 +20,23 @@
 //! ```
 //!
 //! - [`connection`]: the task that owns the socket, reconnects and recovers.
+//! - [`options`]: how to reach the service and as whom.
+//! - [`event`]: what happens, in order, besides the answers to requests.
 //! - [`error`]: what a request can end with besides its answer.
 
 pub mod connection;
 pub mod error;
+pub mod event;
+pub mod options;
 
 use std::{sync::Mutex, time::Duration};
 
-use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot};
 
 pub use error::Error;
-
-/// How to reach the service and as whom.
-#[derive(Clone, Debug)]
-pub struct Options {
-    /// Base URLs (`http://host:port`) of nodes or of a load balancer, tried in turn.
-    pub urls: Vec<String>,
-    /// A new session for this name, unless `token` resumes one.
-    pub name: Option<String>,
-    pub token: Option<String>,
-    /// How long a request waits for its answer (also while reconnecting).
-    pub request_timeout: Duration,
-    /// Backoff between attempts: a random wait up to min(max, base × 2^attempt).
-    pub reconnect_base: Duration,
-    pub reconnect_max: Duration,
-}
-
-impl Options {
-    pub fn new<S: Into<String>>(urls: impl IntoIterator<Item = S>) -> Options {
-        Options {
-            urls: urls.into_iter().map(Into::into).collect(),
-            name: None,
-            token: None,
-            request_timeout: Duration::from_secs(10),
-            reconnect_base: Duration::from_millis(300),
-            reconnect_max: Duration::from_secs(10),
-        }
-    }
-
-    pub fn name(mut self, name: impl Into<String>) -> Options {
-        self.name = Some(name.into());
-        self
-    }
-
-    pub fn token(mut self, token: impl Into<String>) -> Options {
-        self.token = Some(token.into());
-        self
-    }
-}
-
-/// A message of a room.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-pub struct RoomMessage {
-    pub room: String,
-    pub id: String,
-    pub from: String,
-    pub text: String,
-    pub timestamp: String,
-}
-
-/// What happens, in order, besides the answers to requests.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Event {
-    /// Connected to a node (its `NODE_ID`).
-    Open {
-        node: String,
-    },
-    /// The connection dropped; the next attempt comes after `delay`.
-    Reconnecting {
-        attempt: u32,
-        delay: Duration,
-    },
-    /// The client stopped (closed, or its session expired).
-    Closed,
-    /// A room message, each once and in the room's order, across reconnects (also one's
-    /// own, whose request resolves with it too).
-    RoomMessage(RoomMessage),
-    Presence {
-        room: String,
-        joined: Option<String>,
-        left: Option<String>,
-    },
-    Typing {
-        room: String,
-        name: String,
-    },
-    /// A game's new state (the game object), each version once and in order; after a
-    /// reconnect only the newest.
-    GameState(Value),
-    /// A bot reply (`bot.reply`).
-    BotReply(Value),
-    /// A room whose missed messages could no longer be recovered after a reconnect (they
-    /// were trimmed): the client goes on from its newest ones.
-    Unrecovered {
-        room: String,
-    },
-}
+pub use event::{Event, RoomMessage};
+pub use options::Options;
 
 /// A connected client; cheap to share by reference. Dropping it closes the connection.
 pub struct Client {
