@@ -224,6 +224,8 @@ export interface RoomEvents {
   /** Each message once, in order, across reconnects (this client's own included). */
   message: (message: RoomMessage) => void;
   presence: (event: PresenceEvent) => void;
+  /** Another member is typing (show it for a few seconds). */
+  typing: (event: { room: string; name: string }) => void;
   rejoined: (event: RejoinedEvent) => void;
   unrecovered: (event: RejoinedEvent) => void;
 }
@@ -355,6 +357,8 @@ export class Room extends Emitter<RoomEvents> {
   readonly left: boolean;
   /** Says `text`; resolves with the stored message. */
   say(text: string): Promise<RoomMessage>;
+  /** Tells the other members this user is typing (not answered; throttled by the server). */
+  typing(): void;
   leave(): Promise<void>;
 }
 

@@ -34,6 +34,8 @@ async function quickStart(): Promise<void> {
   console.log(room.history.length, room.members.join(', '), room.lastId);
   room.on('message', (message: RoomMessage) => console.log(message.from, message.text));
   room.on('presence', (event) => console.log(event.joined ?? event.left, event.members));
+  room.on('typing', (event) => console.log(`${event.name} is typing in ${event.room}`));
+  room.typing();
   room.on('rejoined', ({ recovered, missed }) => console.log(recovered, missed));
   room.on('joined', ({ members, history }) => console.log(members.length, history.length));
   const sent: RoomMessage = await room.say('hi');

@@ -586,6 +586,9 @@ export class Client extends Emitter {
       case 'room.presence':
         this.rooms.get(frame.room)?._presence(frame);
         return frame;
+      case 'room.typing':
+        this.rooms.get(frame.room)?._typing(frame);
+        return frame;
       case 'bot.reply':
         this.bot._reply(frame);
         return frame;
@@ -595,6 +598,15 @@ export class Client extends Emitter {
   }
 
   // ---------------------------------------------------------------- rooms and games
+
+  _sendTyping(room) {
+    if (room.left || this.state !== 'open' || !this._socket) return;
+    try {
+      this._socket.send(JSON.stringify({ type: 'room.typing', room: room.name }));
+    } catch {
+      // A typing indicator is not worth a retry.
+    }
+  }
 
   _roomSay(room, text) {
     if (!room) return Promise.reject(new ClientError('forbidden', 'not in that room'));

@@ -52,6 +52,15 @@ export class Room extends Emitter {
     return this._client._roomSay(this, text);
   }
 
+  /**
+   * Tells the room's other members that this user is typing (`room.typing`): call it as the
+   * user types; the server passes one a second on and drops the rest. Not answered; while
+   * the connection is down it is dropped (it would be stale).
+   */
+  typing() {
+    this._client._sendTyping(this);
+  }
+
   /** Leaves the room (`room.leave`); no more events come. */
   leave() {
     return this._client._roomLeave(this);
@@ -123,6 +132,12 @@ export class Room extends Emitter {
     this.members = [...members].sort();
     event.members = [...this.members];
     this.emit('presence', event);
+  }
+
+  /** A `room.typing`: another member is typing. */
+  _typing(frame) {
+    if (this.left) return;
+    this.emit('typing', { room: this.name, name: frame.name });
   }
 
   _trim() {

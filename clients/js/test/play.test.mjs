@@ -45,6 +45,16 @@ test('two clients on two nodes chat in a room: messages once, in order, with pre
   await until('alice sees bob arrive', () => presence.some((p) => p.joined === 'bob'));
   assert.deepEqual(presence[0].members, ['alice', 'bob']);
 
+  // Typing: bob's indicator reaches alice across nodes, a burst of them once (the server
+  // passes one a second on); bob hears nothing of his own.
+  const typingA = record(roomA, 'typing');
+  const typingB = record(roomB, 'typing');
+  for (let i = 0; i < 5; i += 1) roomB.typing();
+  await until('alice sees bob typing', () => typingA.length === 1);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.deepEqual(typingA, [{ room: 'plaza', name: 'bob' }]);
+  assert.deepEqual(typingB, []);
+
   const sent = [];
   for (let i = 0; i < 5; i += 1) {
     sent.push(await roomA.say(`a${i}`));
