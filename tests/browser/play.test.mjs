@@ -49,7 +49,12 @@ describe('the browser client', () => {
 
     await say(alice, 'hello bob');
     await waitText(bob, 'chat-log', /hello bob/);
+    // While bob types, alice sees it; his message then takes its place.
+    await byTest(bob, 'chat-input').pressSequentially('hi al', { delay: 20 });
+    await waitText(alice, 'chat-typing', /^bob is typing…$/);
+    assert.equal((await byTest(bob, 'chat-typing').textContent()).trim(), '');
     await say(bob, 'hi alice, good luck');
+    await waitText(alice, 'chat-typing', /^$/);
     await waitText(alice, 'chat-log', /hi alice, good luck/);
 
     await move(alice, 0, 'X', [alice, bob]);

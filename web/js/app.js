@@ -44,6 +44,7 @@ class App {
     this.chat = new RoomChat({
       log: $('chat-log'),
       members: $('room-members'),
+      typing: $('chat-typing'),
       myName: client.name,
       onMembers: (names) => this.game.setWatchers(names),
     });
@@ -96,6 +97,14 @@ class App {
       if (!text.trim()) return;
       $('bot-input').value = '';
       this.bot.send(text);
+    });
+    // While the user types in the game chat, the others are told, at most once a second.
+    let typedAt = 0;
+    $('chat-input').addEventListener('input', () => {
+      const room = this.current?.game.room;
+      if (!room || !$('chat-input').value.trim() || Date.now() - typedAt < 1_000) return;
+      typedAt = Date.now();
+      room.typing();
     });
     $('chat-form').addEventListener('submit', async (event) => {
       event.preventDefault();

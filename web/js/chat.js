@@ -4,12 +4,18 @@
 
 import { atEnd, clock, describeError, el, notify, scrollToEnd } from './ui.js';
 
-/** The chat of one room at a time: its messages, and who is present. */
+/** How long "NAME is typing…" stays without another indicator from NAME. */
+const TYPING_SHOWN_MS = 4_000;
+
+/** The chat of one room at a time: its messages, who is present, and who is typing. */
 export class RoomChat {
   /** `onMembers(names)` is called when the room's members change. */
-  constructor({ log, members, myName, onMembers = () => {} }) {
+  constructor({ log, members, typing, myName, onMembers = () => {} }) {
     this.log = log;
     this.membersLine = members;
+    this.typingLine = typing;
+    /** Who is typing: name → the timer that forgets it. */
+    this.typing = new Map();
     this.myName = myName;
     this.onMembers = onMembers;
     this.room = null;
@@ -31,6 +37,7 @@ export class RoomChat {
       room.on('joined', () => this.render()),
       room.on('message', (message) => this.add(message)),
       room.on('presence', () => this.membersChanged()),
+      room.on('typing', ({ name }) => this.typingSeen(name)),
       room.on('rejoined', () => this.membersChanged()),
       room.on('unrecovered', () => notify('Some of this chat from while you were away could not be recovered.', 'info')),
     ];
@@ -41,6 +48,9 @@ export class RoomChat {
     for (const off of this.off) off();
     this.off = [];
     this.room = null;
+    for (const timer of this.typing.values()) clearTimeout(timer);
+    this.typing.clear();
+    this.typingChanged();
     this.log.replaceChildren();
     this.membersLine.textContent = '';
   }
@@ -51,8 +61,27 @@ export class RoomChat {
     scrollToEnd(this.log);
   }
 
+  /** `name` is typing: shown for a few seconds, or until its message comes. */
+  typingSeen(name) {
+    clearTimeout(this.typing.get(name));
+    this.typing.set(name, setTimeout(() => this.typingDone(name), TYPING_SHOWN_MS));
+    this.typingChanged();
+  }
+
+  typingDone(name) {
+    clearTimeout(this.typing.get(name));
+    if (this.typing.delete(name)) this.typingChanged();
+  }
+
+  typingChanged() {
+    const names = [...this.typing.keys()];
+    this.typingLine.textContent = names.length === 0 ? ''
+      : `${names.join(' and ')} ${names.length === 1 ? 'is' : 'are'} typing…`;
+  }
+
   /** A new message (the library delivers each once, in order). */
   add(message) {
+    this.typingDone(message.from);
     const stick = atEnd(this.log) || message.from === this.myName;
     this.log.append(this.line(message));
     if (stick) scrollToEnd(this.log);
