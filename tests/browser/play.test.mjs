@@ -52,6 +52,7 @@ describe('the browser client', () => {
     // While bob types, alice sees it; his message then takes its place.
     await byTest(bob, 'chat-input').pressSequentially('hi al', { delay: 20 });
     await waitText(alice, 'chat-typing', /^bob is typing…$/);
+    await alice.screenshot({ path: screenshotPath('game-typing.png') });
     assert.equal((await byTest(bob, 'chat-typing').textContent()).trim(), '');
     await say(bob, 'hi alice, good luck');
     await waitText(alice, 'chat-typing', /^$/);
