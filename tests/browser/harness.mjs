@@ -10,6 +10,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { createChecker } from '../../docs/check/check-traffic.mjs';
+
+/** Checks a frame against docs/asyncapi.yaml (the contract): `{ok, key, errors}`. */
+const contract = await createChecker();
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const TARGET = path.resolve(ROOT, process.env.CARGO_TARGET_DIR ?? 'target');
@@ -259,7 +263,8 @@ export function launchBrowser() {
 
 /**
  * A page in a context of its own (its own localStorage: one person), opened at `url`.
- * `page.problems` collects console errors and uncaught exceptions; `page.sockets` lists the page's
+ * `page.problems` collects console errors, uncaught exceptions and every frame the page sends
+ * or receives that the contract (docs/asyncapi.yaml) does not describe; `page.sockets` lists the page's
  * WebSockets in the order they opened, each `{url, node, received, sent, closed}` (`node`: what its
  * `hello` named; the frames parsed); `recordFrames` keeps what the page sends on its sockets in
  * `window.sentFrames` (and the last socket used in `window.lastSocket`).
@@ -286,12 +291,18 @@ export async function openPage(browser, url, { viewport = { width: 1280, height:
     const socket = { url: ws.url(), node: null, received: [], sent: [], closed: false };
     page.sockets.push(socket);
     const parse = (payload) => { try { return JSON.parse(payload); } catch { return { unparsed: String(payload) }; } };
+    const endpoint = new URL(ws.url()).pathname;
+    const checked = (dir, frame) => {
+      const result = contract({ ws: endpoint, dir, frame });
+      if (!result.ok) page.problems.push(`contract (${dir}): ${JSON.stringify(frame)}: ${JSON.stringify(result.errors)}`);
+      return frame;
+    };
     ws.on('framereceived', ({ payload }) => {
-      const frame = parse(payload);
+      const frame = checked('in', parse(payload));
       if (frame.type === 'hello') socket.node = frame.node;
       socket.received.push(frame);
     });
-    ws.on('framesent', ({ payload }) => socket.sent.push(parse(payload)));
+    ws.on('framesent', ({ payload }) => socket.sent.push(checked('out', parse(payload))));
     ws.on('close', () => { socket.closed = true; });
   });
   page.on('console', (message) => {
