@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use e2e::{
+    eventually,
     players::{ask_rematch, leaderboard_when, play, player, start_game},
     two_nodes, Worker, Ws,
 };
@@ -382,4 +383,36 @@ async fn a_game_stored_as_a_redisjson_document_by_an_earlier_release_plays_on() 
         .await
         .unwrap();
     assert_eq!(kind, "string", "stored as a string from its next change on");
+}
+
+#[tokio::test]
+async fn a_quick_match_that_cannot_reserve_its_seat_leaves_no_subscription_behind() {
+    let (redis, a, _b) = two_nodes(&[]).await;
+    let mut alice = player(&a, "alice").await;
+    // The seat's deadline cannot be written: the request fails half-way, after the node
+    // followed the new game's channel for it.
+    redis
+        .on_every_node(&["acl", "setuser", "service", "-zadd"])
+        .await;
+    let refused = alice.ask(json!({"type": "game.quick", "ref": "q"})).await;
+    assert_eq!(refused["code"], "unavailable", "{refused}");
+    redis
+        .on_every_node(&["acl", "setuser", "service", "+zadd"])
+        .await;
+    eventually(
+        Duration::from_secs(5),
+        "no game channel subscribed",
+        || async {
+            let plain = redis.on_every_node(&["pubsub", "channels", "game:*"]).await;
+            let sharded = redis
+                .on_every_node(&["pubsub", "shardchannels", "game:*"])
+                .await;
+            plain
+                .iter()
+                .chain(&sharded)
+                .all(|n| n.is_empty())
+                .then_some(())
+        },
+    )
+    .await;
 }
