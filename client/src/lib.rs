@@ -138,6 +138,21 @@ impl Client {
             .map_err(|_| Error::Closed)
     }
 
+    /// From now on no socket of this session receives `name`'s room messages or typing,
+    /// on any node, also after reconnects; room histories leave them out.
+    pub async fn mute(&self, name: &str) -> Result<(), Error> {
+        self.request(json!({"type": "user.mute", "name": name}))
+            .await
+            .map(drop)
+    }
+
+    /// Undoes [`Client::mute`].
+    pub async fn unmute(&self, name: &str) -> Result<(), Error> {
+        self.request(json!({"type": "user.unmute", "name": name}))
+            .await
+            .map(drop)
+    }
+
     /// A new game (against the bot with `vs_bot`); resolves with its state.
     pub async fn create_game(&self, vs_bot: bool) -> Result<Value, Error> {
         self.game_request(json!({"type": "game.create", "vs_bot": vs_bot}))

@@ -59,7 +59,8 @@ export class ClientError extends Error {
 }
 
 export type Mark = 'X' | 'O';
-export type GameStatus = 'waiting' | 'playing' | 'won' | 'draw' | 'abandoned';
+/** `timeout`: the player to move let the turn clock run out; `winner` is the other seat. */
+export type GameStatus = 'waiting' | 'playing' | 'won' | 'draw' | 'abandoned' | 'timeout';
 
 /** The game object of `game.state`. */
 export interface GameState {
@@ -82,6 +83,12 @@ export interface GameState {
   rematch?: Mark;
   /** In a game between people: the player who left (or was gone longer than ABANDON_SECS). */
   left?: Mark;
+  /**
+   * In a game between people while `playing` with the turn clock on (the server's TURN_SECS, not 0): when the
+   * player to move (`next`) must have moved, in ms since the Unix epoch (the server's clock); past it the game
+   * ends `timeout`. Absent otherwise (waiting, over, against the bot, no clock).
+   */
+  turn_deadline?: number;
 }
 
 /** A message of a room. */
@@ -93,6 +100,18 @@ export interface RoomMessage {
   text: string;
   /** RFC 3339 UTC. */
   timestamp: string;
+}
+
+/** The session document of `POST /token` and `GET /refresh_token`. */
+export interface SessionDocument {
+  token: string;
+  name: string;
+  session_start: string;
+  messages: ChatMessage[];
+  /** How many older messages were dropped (absent while none were). */
+  dropped?: number;
+  /** The names this session mutes, in the order they were muted. */
+  muted: string[];
 }
 
 /** A message of the session's bot chat (`/refresh_token`'s `messages`). */
@@ -160,6 +179,7 @@ export interface GameStateFrame { type: 'game.state'; ref?: string; game: GameSt
 export interface RoomJoinedFrame { type: 'room.joined'; ref?: string; room: string; members: string[]; history: RoomMessage[]; recovered: boolean }
 export interface RoomMessageFrame extends RoomMessage { type: 'room.message'; ref?: string }
 export interface RoomPresenceFrame { type: 'room.presence'; room: string; joined?: string; left?: string }
+export interface RoomTypingFrame { type: 'room.typing'; room: string; name: string }
 export interface BotReplyFrame { type: 'bot.reply'; id: string; msg: string; timestamp: string; in_reply_to: string | null }
 
 /** Every frame the server sends on /ws. */
@@ -171,6 +191,7 @@ export type ServerFrame =
   | RoomJoinedFrame
   | RoomMessageFrame
   | RoomPresenceFrame
+  | RoomTypingFrame
   | BotReplyFrame;
 
 /** The requests of /ws and their fields (without `type` and `ref`). */
@@ -185,6 +206,8 @@ export interface RequestFields {
   'game.move': { game: string; cell: number };
   'game.rematch': { game: string };
   'game.leave': { game: string };
+  'user.mute': { name: string };
+  'user.unmute': { name: string };
 }
 
 // ---------------------------------------------------------------------------------------------- events
@@ -208,6 +231,8 @@ export interface ClientEvents {
   error: (error: ClientError) => void;
   /** Every frame received. */
   frame: (frame: ServerFrame) => void;
+  /** The muted names changed (after `mute`, `unmute`, or a reconnect that found them changed elsewhere). */
+  muted: (names: string[]) => void;
 }
 
 export interface JoinedEvent {
@@ -316,6 +341,8 @@ export class Client extends Emitter<ClientEvents> {
   readonly rooms: Map<string, Room>;
   /** Games played or watched, by ID. */
   readonly games: Map<string, Game>;
+  /** The names this session mutes, in the order they were muted (the session document's `muted`). */
+  readonly muted: string[];
 
   /** Joins a room (1 to 64 letters, digits and `:_-.`); resolves after `room.joined`. */
   joinRoom(name: string): Promise<Room>;
@@ -328,6 +355,14 @@ export class Client extends Emitter<ClientEvents> {
   joinGame(id: string, options?: { play?: boolean }): Promise<Game>;
   /** Quick match: paired with a waiting player, or waits (as X) for the next. */
   quickMatch(): Promise<Game>;
+  /**
+   * Mutes `name` for this session (every socket of the token, every node, after reconnects too): its room
+   * messages and typing no longer arrive, and room histories leave its messages out. Resolves with the muted
+   * names once acknowledged; `bad_request` (not a valid name, or this session's own), `limit_reached` (MUTE_MAX).
+   */
+  mute(name: string): Promise<string[]>;
+  /** Unmutes `name`; resolves with the muted names once acknowledged. */
+  unmute(name: string): Promise<string[]>;
   /** Any request; resolves with the frame that answers it. */
   request<T extends keyof RequestFields>(type: T, fields?: RequestFields[T], options?: { timeoutMs?: number }): Promise<ServerFrame>;
   /** Closes the connection for good. */

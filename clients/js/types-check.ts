@@ -3,7 +3,7 @@
 
 import {
   ClientError, compareIds, connect, gameRoom,
-  type BotReply, type Client, type ConnectionState, type Game, type GameState, type Mark, type Room, type RoomMessage,
+  type BotReply, type Client, type ConnectionState, type Game, type GameState, type GameStatus, type Mark, type Room, type RoomMessage,
   type WebSocketConstructor,
 } from 'tictac-chat-client';
 
@@ -56,6 +56,16 @@ async function quickStart(): Promise<void> {
   await game.say('gg');
   await game.leave();
 
+  const muted: string[] = await client.mute('mallory');
+  console.log(muted.includes('mallory'), client.muted.length);
+  const stillMuted: string[] = await client.unmute('mallory');
+  void stillMuted;
+  const offMuted = client.on('muted', (names: string[]) => console.log(names.join(', ')));
+  offMuted();
+  await client.request('user.mute', { name: 'mallory' });
+  const deadline: number | undefined = game.state.turn_deadline;
+  if (game.state.status === 'timeout' && deadline === undefined) console.log(`${game.state.winner} wins on time`);
+
   const frame = await client.request('room.join', { room: 'raw', since: '1-0' });
   if (frame.type === 'room.joined') console.log(frame.recovered);
 
@@ -81,6 +91,13 @@ async function misuse(client: Client, game: Game): Promise<void> {
   await client.createGame({ vsBot: 'yes' });
   // @ts-expect-error url must be a string or a list
   await connect({ url: 8080, name: 'x' });
+  // @ts-expect-error mute takes a name
+  await client.mute();
+  // @ts-expect-error user.unmute needs its name
+  await client.request('user.unmute', {});
+  // @ts-expect-error no such status
+  const status: GameStatus = 'expired';
+  void status;
 }
 
 void quickStart;

@@ -20,6 +20,10 @@ pub fn session(token: &str) -> String {
     format!("session:{token}")
 }
 
+/// Pub/sub channel every node follows: a token's muted names changed
+/// (`{"token":T,"muted":[NAMES]}`), for the nodes holding its sockets.
+pub const MUTES_CHANNEL: &str = "users:muted";
+
 /// Stream of games where it is the bot's turn, read by the workers through [`WORKER_GROUP`].
 pub const BOT_TURNS: &str = "bot_turns";
 
@@ -63,6 +67,11 @@ pub fn is_game_room(room: &str) -> bool {
 
 /// List of quick-match games waiting for an opponent: `ID \x1f TOKEN`.
 pub const MATCH_QUEUE: &str = "matchmaking:queue";
+
+/// Index of the turn clocks of games in play: member the game ID, score the time (ms) at
+/// which a sweeper checks whether the player to move has run out of time (never later than
+/// the game's `turn_deadline`).
+pub const TURN_DEADLINES: &str = "games:turn_deadlines";
 
 /// Index of seated players' deadlines: member `ID \x1f SEAT`, score the time (ms) after
 /// which the seat counts as abandoned unless its node refreshed it.

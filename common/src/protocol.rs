@@ -34,6 +34,10 @@ pub struct SessionDoc {
     /// (shown only once some were).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub dropped: u64,
+    /// Names whose room messages and typing no socket of this token receives, in the
+    /// order they were muted (absent in documents of earlier releases: none).
+    #[serde(default)]
+    pub muted: Vec<String>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -104,6 +108,11 @@ pub enum ClientMsg {
     GameRematch { game: String },
     #[serde(rename = "game.leave")]
     GameLeave { game: String },
+    /// No socket of the sender's token receives `name`'s room messages and typing any more.
+    #[serde(rename = "user.mute")]
+    UserMute { name: String },
+    #[serde(rename = "user.unmute")]
+    UserUnmute { name: String },
 }
 
 /// Every `type` a client may send, so an unknown type is told apart from a malformed one.
@@ -119,6 +128,8 @@ pub const CLIENT_TYPES: &[&str] = &[
     "game.move",
     "game.rematch",
     "game.leave",
+    "user.mute",
+    "user.unmute",
 ];
 
 impl ClientMsg {
@@ -136,6 +147,8 @@ impl ClientMsg {
             ClientMsg::GameMove { .. } => "game.move",
             ClientMsg::GameRematch { .. } => "game.rematch",
             ClientMsg::GameLeave { .. } => "game.leave",
+            ClientMsg::UserMute { .. } => "user.mute",
+            ClientMsg::UserUnmute { .. } => "user.unmute",
         }
     }
 }

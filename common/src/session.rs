@@ -27,11 +27,24 @@ pub enum ReplyOutcome {
     Gone,
 }
 
-/// Name and start time of a session: what a socket needs to say `hello`.
+/// Name and start time of a session: what a socket needs to say `hello`; and the names it
+/// has muted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Profile {
     pub name: String,
     pub session_start: String,
+    pub muted: Vec<String>,
+}
+
+/// What became of a `user.mute` or `user.unmute`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MuteOutcome {
+    /// The names muted now, in the order they were muted.
+    Muted(Vec<String>),
+    /// The list already holds the most names a session may mute.
+    Full,
+    /// The session is unknown or expired.
+    Gone,
 }
 
 /// How many of a history's last messages a reply looks at for the message it answers (and
@@ -52,6 +65,7 @@ pub struct Sessions {
     append: Script,
     reply: Script,
     published: Script,
+    mute: Script,
 }
 
 impl Sessions {
@@ -67,6 +81,7 @@ impl Sessions {
             append: Script::from_lua(include_str!("scripts/append_human.lua")),
             reply: Script::from_lua(include_str!("scripts/insert_reply.lua")),
             published: Script::from_lua(include_str!("scripts/reply_published.lua")),
+            mute: Script::from_lua(include_str!("scripts/mute.lua")),
         }
     }
 
@@ -78,6 +93,7 @@ impl Sessions {
             session_start: clock::now_rfc3339(),
             messages: Vec::new(),
             dropped: 0,
+            muted: Vec::new(),
         };
         let json = serde_json::to_string(&doc)?;
         let _created: i64 = self
@@ -114,6 +130,8 @@ impl Sessions {
             name: Vec<String>,
             #[serde(rename = "$.session_start")]
             session_start: Vec<String>,
+            #[serde(rename = "$.muted", default)]
+            muted: Vec<Vec<String>>,
         }
         let raw: Option<String> = self
             .client
@@ -122,7 +140,7 @@ impl Sessions {
                 None::<String>,
                 None::<String>,
                 None::<String>,
-                vec!["$.name", "$.session_start"],
+                vec!["$.name", "$.session_start", "$.muted"],
             )
             .await?;
         let Some(raw) = raw else { return Ok(None) };
@@ -131,9 +149,60 @@ impl Sessions {
             (Some(name), Some(session_start)) => Ok(Some(Profile {
                 name,
                 session_start,
+                muted: paths.muted.pop().unwrap_or_default(),
             })),
             _ => Ok(None),
         }
+    }
+
+    /// Mutes (`mute`) or unmutes `name` for `token`'s session; at most `most` names.
+    pub async fn mute(
+        &self,
+        token: &str,
+        name: &str,
+        mute: bool,
+        most: u64,
+    ) -> Result<MuteOutcome, StoreError> {
+        let op = if mute { "mute" } else { "unmute" };
+        let reply: Vec<String> = self
+            .mute
+            .evalsha_with_reload(
+                &self.client,
+                vec![keys::session(token)],
+                vec![
+                    op.to_string(),
+                    name.to_string(),
+                    most.to_string(),
+                    self.ttl_secs.to_string(),
+                ],
+            )
+            .await?;
+        Ok(match reply.first().map(String::as_str) {
+            Some("muted") => MuteOutcome::Muted(serde_json::from_str(
+                reply.get(1).map(String::as_str).unwrap_or("[]"),
+            )?),
+            Some("limit") => MuteOutcome::Full,
+            _ => MuteOutcome::Gone,
+        })
+    }
+
+    /// The names `token` has muted (none for an unknown session).
+    pub async fn muted(&self, token: &str) -> Result<Vec<String>, StoreError> {
+        let raw: Option<String> = self
+            .client
+            .json_get(
+                keys::session(token),
+                None::<String>,
+                None::<String>,
+                None::<String>,
+                "$.muted",
+            )
+            .await?;
+        let Some(raw) = raw else {
+            return Ok(Vec::new());
+        };
+        let mut lists: Vec<Vec<String>> = serde_json::from_str(&raw)?;
+        Ok(lists.pop().unwrap_or_default())
     }
 
     /// The last `n` messages of the history, oldest first.

@@ -12,8 +12,10 @@
 //             is closed after 60 s); the node should run with small limits so that
 //             they can be reached quickly: HISTORY_MAX=6, MAX_ROOMS_PER_SOCKET=4,
 //             MAX_SOCKETS_PER_TOKEN=3, MAX_OPEN_GAMES_PER_TOKEN=2, RATE_PER_5S=40,
-//             RATE_PER_MIN=400, TOKEN_RATE_PER_MIN=25 (a request refused with
-//             `rate_limited` that was not meant to be is sent again after the wait).
+//             RATE_PER_MIN=400, TOKEN_RATE_PER_MIN=25, MUTE_MAX=2, TURN_SECS=10 (a
+//             request refused with `rate_limited` that was not meant to be is sent again
+//             after the wait; a game left without a move ends `timeout` before the run
+//             does with any TURN_SECS up to 60).
 //   degraded  connects, prints READY, waits (up to 60 s) until /health answers 503 (stop
 //             Redis then), and records what requests get while Redis is away: 503s,
 //             `unavailable` errors, close 1011 for a new socket.
@@ -259,6 +261,8 @@ async function full() {
   const dave = await newToken('dave');
   const erin = await newToken('erin');
   const frank = await newToken('Zoë Ω');
+  const gus = await newToken('gus');
+  const hal = await newToken('hal');
   await expectStatus('POST', '/token?name=', 400);
   await expectStatus('POST', '/token', 400);
   await expectStatus('POST', '/token?name=BOT', 400);
@@ -281,6 +285,26 @@ async function full() {
   await expectStatus('GET', '/refresh_token', 404);
   await expectStatus('GET', '/refresh_token?token=%FF', 400);
   await expectStatus('GET', '/refresh_token?token=a&token=b', 400);
+
+  // The turn clock, meanwhile: a game between people whose player to move does not move
+  // ends `timeout` (awaited at the end).
+  const onTime = (async () => {
+    const g = await Socket.open('/ws', gus.token, { label: 'gus' });
+    const h = await Socket.open('/ws', hal.token, { label: 'hal' });
+    const id = (await g.request({ type: 'game.create' }, { types: ['game.state'] }))?.game.id;
+    const joined = await h.request({ type: 'game.join', game: id, play: true }, { types: ['game.state'] });
+    if (joined && typeof joined.game.turn_deadline !== 'number') miss('turn_deadline once a game between people is played');
+    const moved = await g.request({ type: 'game.move', game: id, cell: 4 }, { types: ['game.state'] });
+    if (moved && !(moved.game.turn_deadline > joined?.game.turn_deadline)) miss('a fresh turn_deadline after a move');
+    const over = await h.waitFor((f) => f?.type === 'game.state' && f.game.id === id && f.game.status === 'timeout', 'the game lost on time', 75000);
+    if (over && (over.game.winner !== 'X' || 'turn_deadline' in over.game)) miss(`timeout won by X, no clock: ${JSON.stringify(over.game)}`);
+    await g.waitFor((f) => f?.type === 'game.state' && f.game.id === id && f.game.status === 'timeout', 'the timeout seen by gus', 5000);
+    await g.refused({ type: 'game.move', game: id, cell: 0 }, 'game_over');
+    return [g, h];
+  })().catch((error) => {
+    miss(`the game lost on time: ${error?.message ?? error}`);
+    return [];
+  });
 
   // Tokens the sockets refuse.
   for (const [channel, token] of [
@@ -358,6 +382,30 @@ async function full() {
   for (const room of ['r1', 'r2', 'r3']) await c.request({ type: 'room.join', room }, { types: ['room.joined'] });
   await c.refused({ type: 'room.join', room: 'r4' }, 'limit_reached');
   for (const room of ['r1', 'r2', 'r3', 'lobby']) await c.request({ type: 'room.leave', room }, { types: ['ack'] });
+
+  // Muting: carol mutes bob; what bob says in the lobby then reaches alice, not carol.
+  await c.request({ type: 'room.join', room: 'lobby' }, { types: ['room.joined'] });
+  await c.request({ type: 'user.mute', name: 'bob' }, { types: ['ack'] });
+  await c.request({ type: 'user.mute', name: ' bob ' }, { types: ['ack'] });
+  await b.request({ type: 'room.say', room: 'lobby', text: 'not for carol' }, { types: ['room.message'] });
+  await a.waitFor((f) => f.type === 'room.message' && f.text === 'not for carol', 'alice gets what bob said');
+  await a.request({ type: 'room.say', room: 'lobby', text: 'for everyone' }, { types: ['room.message'] });
+  await c.waitFor((f) => f.type === 'room.message' && f.text === 'for everyone', 'carol gets what alice said');
+  if (c.inbox.some((f) => f?.type === 'room.message' && f.from === 'bob')) miss('no message from bob for carol, who muted him');
+  const quiet = await c.request({ type: 'room.join', room: 'lobby' }, { types: ['room.joined'] });
+  if (quiet?.history.some((m) => m.from === 'bob')) miss('a history without bob for carol');
+  await c.refused({ type: 'user.mute', name: 'carol' }, 'bad_request');
+  await c.refused({ type: 'user.mute', name: 'BOT' }, 'bad_request');
+  await c.refused({ type: 'user.unmute', name: '\u200b' }, 'bad_request');
+  await c.refused({ type: 'user.mute', name: '' }, 'bad_request', { malformed: true });
+  await c.refused({ type: 'user.mute' }, 'bad_request', { malformed: true });
+  await c.refused({ type: 'user.unmute', name: 'bob', all: true }, 'bad_request', { malformed: true });
+  await c.request({ type: 'user.mute', name: 'mallory' }, { types: ['ack'] });
+  await c.refused({ type: 'user.mute', name: 'trent' }, 'limit_reached');
+  const muted = await expectStatus('GET', `/refresh_token?token=${carol.token}`, 200);
+  if (muted.body && JSON.stringify(muted.body.muted) !== '["bob","mallory"]') miss(`muted ["bob","mallory"], got ${JSON.stringify(muted.body.muted)}`);
+  for (const name of ['bob', 'mallory', 'nobody']) await c.request({ type: 'user.unmute', name }, { types: ['ack'] });
+  await c.request({ type: 'room.leave', room: 'lobby' }, { types: ['ack'] });
 
   // A game between people, watched by carol: errors, a win, a rematch, leaving.
   const created = await a.request({ type: 'game.create', vs_bot: false }, { types: ['game.state'] });
@@ -494,7 +542,7 @@ async function full() {
   await expectStatus('GET', '/metrics', 200);
   await expectStatus('GET', '/health', 200);
 
-  for (const s of [a, ac, b, c, d, e]) await s.close();
+  for (const s of [a, ac, b, c, d, e, ...(await onTime)]) await s.close();
   if ((await Promise.race([silent.closed, sleep(75000)])) !== 4000) miss('close 4000 for a silent socket');
 
 }
@@ -524,6 +572,7 @@ async function degraded() {
     [{ type: 'room.join', room: 'other' }, 'unavailable'],
     [{ type: 'game.create' }, 'unavailable'],
     [{ type: 'game.move', game: g?.id ?? 'x', cell: 4 }, 'unavailable'],
+    [{ type: 'user.mute', name: 'bob' }, 'unavailable'],
   ]) {
     const answer = await s.request(frame, { what: `${code} for ${frame.type}` });
     if (answer && answer.code !== code) miss(`${code} for ${frame.type}, got ${JSON.stringify(answer)}`);

@@ -150,6 +150,8 @@ try {
     MAX_ROOMS_PER_SOCKET: '4',
     MAX_SOCKETS_PER_TOKEN: '3',
     MAX_OPEN_GAMES_PER_TOKEN: '2',
+    MUTE_MAX: '2',
+    TURN_SECS: '10',
   });
   start('worker', join(bin, 'worker'), [], { ...common, CONSUMER_NAME: 'w1' });
   if (!(await waitForHealth(url, 200))) throw new Error(`the node at ${url} did not come up`);

@@ -36,6 +36,15 @@ pub struct Config {
     #[arg(long, env = "ABANDON_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub abandon_secs: u64,
 
+    /// In a game between people, the player to move loses by `timeout` after this long
+    /// without moving. 0: no turn clock.
+    #[arg(long, env = "TURN_SECS", default_value_t = 60)]
+    pub turn_secs: u64,
+
+    /// The most names one token may mute.
+    #[arg(long, env = "MUTE_MAX", default_value_t = 100)]
+    pub mute_max: u64,
+
     /// Connections open at once on this node, WebSockets included; past it new ones are
     /// closed at once. 0: the process's open-files limit less 64.
     #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 0)]

@@ -88,7 +88,7 @@ impl Node {
             inner: Arc::new(Inner {
                 node_id: config.node_id(),
                 sessions: Sessions::new(redis.clone(), config.session_ttl_secs, config.history_max),
-                games: Games::new(redis.clone(), sharded),
+                games: Games::new(redis.clone(), sharded).with_turn_clock(config.turn_secs),
                 rooms: rooms::Rooms::new(redis.clone(), sharded, config.room_retention_secs),
                 bus,
                 feeds: feeds::Feeds::default(),
@@ -114,6 +114,7 @@ impl Node {
             subscription_requests,
         ));
         tokio::spawn(dispatch::run_dispatch(state.clone()));
+        dispatch::follow_mutes(&state).await;
         tokio::spawn(sweeper::run_heartbeat(state.clone()));
         tokio::spawn(sweeper::run_sweeper(state.clone()));
         let flushing = state.clone();

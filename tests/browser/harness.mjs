@@ -143,9 +143,10 @@ class Proc {
  * Redis with RedisJSON, two nodes (`a`, `b`) and one worker. `stack.url(n)` is node n's base URL and
  * `stack.nodes[n].id` its NODE_ID; `stack.killNode(n)` and `stack.startNode(n, port)` stop and (re)start
  * a node; `stack.stop()` ends all. With `balancer`, the nodes trust `X-Forwarded-For` and nginx runs in
- * front of them (`stack.balancer.url`, see `startBalancer`).
+ * front of them (`stack.balancer.url`, see `startBalancer`). `env` is added to the nodes' environment
+ * (settings such as TURN_SECS), also of a node started again.
  */
-export async function startStack(label, { balancer = false } = {}) {
+export async function startStack(label, { balancer = false, env = {} } = {}) {
   for (const needed of [path.join(BIN, 'server'), path.join(BIN, 'worker'), REJSON_MODULE]) {
     if (!existsSync(needed)) throw new Error(`missing ${needed} (build with cargo build --workspace --bins; run scripts/setup.sh)`);
   }
@@ -164,6 +165,7 @@ export async function startStack(label, { balancer = false } = {}) {
         RUST_LOG: 'warn',
         // Behind nginx, which sets X-Forwarded-For to the client's address.
         TRUST_FORWARDED_FOR: String(balancer),
+        ...env,
       });
       procs.push(proc);
       const url = `http://127.0.0.1:${port}`;

@@ -1,5 +1,5 @@
 //! The Rust client library (`client/`) against real nodes: two clients on two nodes chat
-//! and play a whole game, the bot answers, a refused request carries its error code, and
+//! (one mutes the other for a while) and play a whole game, the bot answers, a refused request carries its error code, and
 //! the node under a client is killed: it carries on through the other node with every
 //! room message once and in order.
 
@@ -48,6 +48,19 @@ async fn two_clients_on_two_nodes_chat_play_a_game_and_ask_the_bot() {
     let sent = alice.say("lobby", "hello bob").await.unwrap();
     assert_eq!((sent.from.as_str(), sent.room.as_str()), ("alice", "lobby"));
     assert_eq!(next(&mut bob_events, texts_of).await, "hello bob");
+    bob.mute("alice").await.unwrap();
+    alice.say("lobby", "not for bob").await.unwrap();
+    bob.unmute("alice").await.unwrap();
+    alice.say("lobby", "for bob again").await.unwrap();
+    assert_eq!(
+        next(&mut bob_events, texts_of).await,
+        "for bob again",
+        "a muted name's message is left out"
+    );
+    match bob.mute("bob").await {
+        Err(Error::Refused { code, .. }) => assert_eq!(code, "bad_request"),
+        other => panic!("muting oneself: {other:?}"),
+    }
 
     let reply = alice.bot_say("hello bot").await.unwrap();
     assert_eq!(reply["type"], "bot.reply");

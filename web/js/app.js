@@ -45,8 +45,12 @@ class App {
       log: $('chat-log'),
       members: $('room-members'),
       typing: $('chat-typing'),
+      mutedList: $('muted-list'),
       myName: client.name,
+      muted: client.muted,
       onMembers: (names) => this.game.setWatchers(names),
+      onMute: (name) => this.mute(name),
+      onUnmute: (name) => this.unmute(name),
     });
     this.game = new GameView({
       myName: client.name,
@@ -144,6 +148,27 @@ class App {
       location.reload();
     });
     c.on('error', (error) => notify(describeError(error)));
+    // The session's muted names: changed here, or found changed (another tab) after a reconnect.
+    c.on('muted', (names) => this.chat.setMuted(names));
+  }
+
+  /** Mutes `name` for this session: the server sends none of its messages any more, on any tab or node. */
+  async mute(name) {
+    try {
+      // The muted list under the chat's title shows it (the `muted` event).
+      await this.client.mute(name);
+    } catch (error) {
+      if (error.code === 'limit_reached') notify('You have muted as many people as you can. Unmute someone first.');
+      else notify(describeError(error));
+    }
+  }
+
+  async unmute(name) {
+    try {
+      await this.client.unmute(name);
+    } catch (error) {
+      notify(describeError(error));
+    }
   }
 
   async create(vsBot) {

@@ -1,25 +1,65 @@
 // Chat logs: the game's chat (a library `Room`, `game:ID`) and the bot chat panel (the library's `client.bot`).
 // The library delivers each room message and each bot reply once, in order, across reconnects; these views
-// only draw them.
+// only draw them. The game's chat also mutes names (the session's list, kept by the server): their lines
+// leave the view, and the server sends no more of them.
 
 import { atEnd, clock, describeError, el, notify, scrollToEnd } from './ui.js';
 
 /** How long "NAME is typing…" stays without another indicator from NAME. */
 const TYPING_SHOWN_MS = 4_000;
 
-/** The chat of one room at a time: its messages, who is present, and who is typing. */
+/** The chat of one room at a time: its messages, who is present, who is typing, and the names muted. */
 export class RoomChat {
-  /** `onMembers(names)` is called when the room's members change. */
-  constructor({ log, members, typing, myName, onMembers = () => {} }) {
+  /**
+   * `onMembers(names)` is called when the room's members change; `onMute(name)` and `onUnmute(name)` when a
+   * mute or unmute button is pressed (the list shown changes with `setMuted`, once the server has it).
+   */
+  constructor({ log, members, typing, mutedList, myName, muted = [], onMembers = () => {}, onMute = () => {}, onUnmute = () => {} }) {
     this.log = log;
     this.membersLine = members;
     this.typingLine = typing;
+    this.mutedList = mutedList;
     /** Who is typing: name → the timer that forgets it. */
     this.typing = new Map();
     this.myName = myName;
+    /** The names muted (the session's, in the order muted): their lines are not shown. */
+    this.muted = [...muted];
     this.onMembers = onMembers;
+    this.onMute = onMute;
+    this.onUnmute = onUnmute;
     this.room = null;
     this.off = [];
+    this.log.addEventListener('click', (event) => {
+      const button = event.target.closest('button.mute');
+      if (button) this.onMute(button.dataset.name);
+    });
+    this.mutedList.addEventListener('click', (event) => {
+      const button = event.target.closest('button.unmute');
+      if (button) this.onUnmute(button.dataset.name);
+    });
+    this.renderMuted();
+  }
+
+  isMuted(name) {
+    return this.muted.includes(name);
+  }
+
+  /** The muted names changed: muted lines leave the log, unmuted ones come back from the room's history. */
+  setMuted(names) {
+    this.muted = [...names];
+    for (const name of [...this.typing.keys()]) if (this.isMuted(name)) this.typingDone(name);
+    this.renderMuted();
+    if (this.room) this.render();
+  }
+
+  renderMuted() {
+    const chips = this.muted.map((name) => el('span', { className: 'muted-name', dataset: { name } },
+      el('span', { className: 'muted-who', textContent: name }),
+      el('button', {
+        className: 'unmute ghost small', type: 'button', textContent: 'unmute', dataset: { name }, 'aria-label': `Unmute ${name}`,
+      })));
+    this.mutedList.replaceChildren(...(chips.length ? [el('span', { className: 'muted-label', textContent: 'Muted:' }), ...chips] : []));
+    this.mutedList.hidden = chips.length === 0;
   }
 
   /** The names present in the shown room. */
@@ -56,13 +96,15 @@ export class RoomChat {
   }
 
   render() {
-    this.log.replaceChildren(...this.room.history.map((message) => this.line(message)));
+    const shown = this.room.history.filter((message) => !this.isMuted(message.from));
+    this.log.replaceChildren(...shown.map((message) => this.line(message)));
     this.membersChanged();
     scrollToEnd(this.log);
   }
 
   /** `name` is typing: shown for a few seconds, or until its message comes. */
   typingSeen(name) {
+    if (this.isMuted(name)) return;
     clearTimeout(this.typing.get(name));
     this.typing.set(name, setTimeout(() => this.typingDone(name), TYPING_SHOWN_MS));
     this.typingChanged();
@@ -82,6 +124,8 @@ export class RoomChat {
   /** A new message (the library delivers each once, in order). */
   add(message) {
     this.typingDone(message.from);
+    // One said just before the server had the mute: not shown either.
+    if (this.isMuted(message.from)) return;
     const stick = atEnd(this.log) || message.from === this.myName;
     this.log.append(this.line(message));
     if (stick) scrollToEnd(this.log);
@@ -89,9 +133,14 @@ export class RoomChat {
 
   line(message) {
     const mine = message.from === this.myName;
-    return el('li', { className: mine ? 'msg mine' : 'msg', dataset: { id: message.id } },
+    const mute = mine ? null : el('button', {
+      className: 'mute ghost small', type: 'button', textContent: 'mute', dataset: { name: message.from },
+      title: `Mute ${message.from}: hide their messages`, 'aria-label': `Mute ${message.from}`,
+    });
+    return el('li', { className: mine ? 'msg mine' : 'msg', dataset: { id: message.id, from: message.from } },
       el('div', { className: 'meta' },
         el('span', { className: 'from', textContent: mine ? 'You' : message.from }),
+        mute,
         el('time', { dateTime: message.timestamp, textContent: clock(message.timestamp) })),
       el('div', { className: 'text', textContent: message.text }));
   }

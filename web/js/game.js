@@ -1,10 +1,16 @@
-// The game view: board, players, whose turn, result, rematch and leave, for a game of the client library (its
-// state, and this page's seat as the library tracks it).
+// The game view: board, players, whose turn and the time left to move, result, rematch and leave, for a game of the
+// client library (its state, and this page's seat as the library tracks it).
 
 import { $, copyText, describeError, notify } from './ui.js';
 
-const FINISHED = new Set(['won', 'draw', 'abandoned']);
+const FINISHED = new Set(['won', 'draw', 'abandoned', 'timeout']);
 const other = (mark) => (mark === 'X' ? 'O' : 'X');
+
+/** Below this many seconds left the turn clock shows as urgent. */
+const URGENT_SECS = 10;
+
+/** `m:ss` for a number of whole seconds. */
+const minutes = (secs) => `${Math.floor(secs / 60)}:${String(secs % 60).padStart(2, '0')}`;
 
 /** The link that opens a game (after the name step). */
 export const gameLink = (id) => `${location.origin}/?game=${encodeURIComponent(id)}`;
@@ -26,6 +32,8 @@ export class GameView {
     this.moving = false;
     this.rematchAsked = false;
     this.leaveArmed = null;
+    /** The timer that redraws the turn clock each second, or null. */
+    this.ticking = null;
     this.cells = [...document.querySelectorAll('#board .cell')];
     this.bind();
   }
@@ -74,6 +82,7 @@ export class GameView {
   close() {
     this.current = null;
     this.game = null;
+    this.renderClock();
   }
 
   /** A newer state of the shown game (the library's `state` event). */
@@ -147,6 +156,7 @@ export class GameView {
     $('board').classList.toggle('over', FINISHED.has(game.status));
 
     this.renderStatus();
+    this.renderClock();
 
     const waiting = game.status === 'waiting';
     $('share').hidden = !(waiting && seat !== null && !game.vs_bot);
@@ -198,6 +208,12 @@ export class GameView {
           text = 'This game ended before anyone joined';
         }
         break;
+      case 'timeout': {
+        const late = other(game.winner);
+        text = `${mine(late) ? 'You' : this.nameOf(late) ?? late} ran out of time — ${who(game.winner)} wins`;
+        tone = mine(game.winner) ? 'good' : seat !== null ? 'bad' : '';
+        break;
+      }
       default:
         text = game.status;
     }
@@ -211,6 +227,34 @@ export class GameView {
     if (seat === null) text = `Watching · ${text}`;
     status.textContent = text;
     status.dataset.tone = tone;
+  }
+
+  /**
+   * The turn clock: in a game between people, while it is played, the time the player to move has left (from
+   * the game's `turn_deadline`, on this browser's clock), redrawn each second; hidden when there is none. At
+   * 0:00 it waits for the server, which ends the game (`timeout`) within about a second.
+   */
+  renderClock() {
+    clearTimeout(this.ticking);
+    this.ticking = null;
+    const line = $('turn-clock');
+    const game = this.game;
+    const deadline = game?.status === 'playing' ? game.turn_deadline : undefined;
+    if (typeof deadline !== 'number') {
+      line.hidden = true;
+      line.textContent = '';
+      delete line.dataset.urgent;
+      return;
+    }
+    const left = Math.max(0, deadline - Date.now());
+    const secs = Math.ceil(left / 1000);
+    const mark = game.next;
+    const mover = this.seat !== null && mark === this.seat ? `Your move (${mark})` : `${this.nameOf(mark) ?? mark} (${mark}) to move`;
+    line.textContent = `${mover} · ${minutes(secs)}`;
+    line.dataset.urgent = String(secs <= URGENT_SECS);
+    line.hidden = false;
+    // Next when the shown second changes.
+    if (left > 0) this.ticking = setTimeout(() => this.renderClock(), left - (secs - 1) * 1000 + 5);
   }
 
   renderWatchers() {

@@ -54,6 +54,8 @@ export async function connect(options = {}) {
  * - `expired` (error): the server no longer knows the token (close code 1008); the client is closed;
  * - `error` (error): an error not tied to a request of the caller (an `error` frame without a known `ref`, a
  *   failed rejoin);
+ * - `muted` (names): the names this session mutes changed (`mute`, `unmute`, or the session document fetched
+ *   again after a reconnect says so);
  * - `frame` (frame): every frame received, parsed (for logs and debugging).
  */
 export class Client extends Emitter {
@@ -92,6 +94,8 @@ export class Client extends Emitter {
     this.rooms = new Map();
     /** @type {Map<string, Game>} games played or watched, by ID */
     this.games = new Map();
+    /** @type {string[]} the names this session mutes, in the order they were muted (the session's `muted`) */
+    this.muted = [];
 
     this._socket = null;
     this._hello = false;
@@ -163,6 +167,37 @@ export class Client extends Emitter {
   }
 
   /**
+   * Mutes `name` for this session (every socket of its token, on every node, also after reconnects): the
+   * server no longer sends its room messages and typing indicators, and leaves its messages out of room
+   * histories. Resolves with the muted names once the server has acknowledged (muting a name already muted
+   * changes nothing); rejects with `bad_request` (not a valid name, or this session's own), `limit_reached`
+   * (MUTE_MAX names muted already), …
+   */
+  mute(name) {
+    // The server trims a name, as it does a session's.
+    const kept = typeof name === 'string' ? name.trim() : name;
+    return this._send('user.mute', { name }, {
+      onFrame: (frame) => {
+        this._expect(frame, 'ack');
+        if (!this.muted.includes(kept)) this._setMuted([...this.muted, kept]);
+        return [...this.muted];
+      },
+    });
+  }
+
+  /** Unmutes `name`: what it says arrives again from now on. Resolves with the muted names once acknowledged. */
+  unmute(name) {
+    const kept = typeof name === 'string' ? name.trim() : name;
+    return this._send('user.unmute', { name }, {
+      onFrame: (frame) => {
+        this._expect(frame, 'ack');
+        if (this.muted.includes(kept)) this._setMuted(this.muted.filter((n) => n !== kept));
+        return [...this.muted];
+      },
+    });
+  }
+
+  /**
    * Sends any request (`type` and its fields, without `ref`); resolves with the frame that answers it,
    * rejects with a {@link ClientError}. Frames it brings are applied to rooms and games as usual.
    */
@@ -197,6 +232,7 @@ export class Client extends Emitter {
     this.token = doc.token ?? this._wanted.token;
     this.name = doc.name;
     this.sessionStart = doc.session_start;
+    this.muted = Array.isArray(doc.muted) ? [...doc.muted] : [];
     this.bot._start(doc.messages ?? []);
     const opened = new Promise((resolve, reject) => { this._opened = { resolve, reject }; });
     const deadline = setTimeout(() => {
@@ -227,9 +263,19 @@ export class Client extends Emitter {
     throw last;
   }
 
-  /** The session document again (the bot history), from the node the socket is on first. */
-  _refresh() {
-    return this._http((base) => refreshSession(this._fetch, base, this.token));
+  /** The session document again (the bot history, the muted names), from the node the socket is on first. */
+  async _refresh() {
+    const doc = await this._http((base) => refreshSession(this._fetch, base, this.token));
+    if (Array.isArray(doc?.muted)) this._setMuted(doc.muted);
+    return doc;
+  }
+
+  /** The muted names are now `names`: kept, and told (`muted`) when they changed. */
+  _setMuted(names) {
+    const same = names.length === this.muted.length && names.every((n, i) => n === this.muted[i]);
+    if (same) return;
+    this.muted = [...names];
+    this.emit('muted', [...this.muted]);
   }
 
   _open() {

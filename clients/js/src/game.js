@@ -2,8 +2,8 @@
 
 import { Emitter } from './emitter.js';
 
-/** Statuses of a game that is over. */
-export const FINISHED = new Set(['won', 'draw', 'abandoned']);
+/** Statuses of a game that is over (`timeout`: the player to move let the turn clock run out). */
+export const FINISHED = new Set(['won', 'draw', 'abandoned', 'timeout']);
 
 const other = (mark) => (mark === 'X' ? 'O' : 'X');
 
@@ -39,7 +39,7 @@ export class Game extends Emitter {
     return this.state?.version ?? 0;
   }
 
-  /** Whether the game is over (`won`, `draw` or `abandoned`). */
+  /** Whether the game is over (`won`, `draw`, `abandoned` or `timeout`). */
   get over() {
     return !!this.state && FINISHED.has(this.state.status);
   }

@@ -47,7 +47,7 @@ export async function httpJson(fetchImpl, url, init = {}) {
   return body;
 }
 
-/** A new session for `name`: the session document `{token, name, session_start, messages}`. */
+/** A new session for `name`: the session document `{token, name, session_start, messages, muted}`. */
 export function createSession(fetchImpl, base, name) {
   return httpJson(fetchImpl, `${base}/token`, {
     method: 'POST',

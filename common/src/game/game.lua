@@ -8,9 +8,15 @@
 -- ARGV[1] op, ARGV[2] now (ms), ARGV[3] PUBLISH or SPUBLISH, ARGV[4] channel,
 -- ARGV[5] origin of the request (JSON, or '' for none), ARGV[6..] the op's arguments.
 --
+-- The turn clock: in a game between people, while it is playing, `turn_deadline` (ms) is
+-- when the player to move loses by `timeout`. The ops that hand over the turn (join, move,
+-- rematch) take the clock's length (ms, '0' for none) as their last argument; `clock` ends
+-- a game whose deadline has passed (any node's sweeper runs it), and a move that comes
+-- after the deadline ends the game the same way instead of being made.
+--
 -- Answers: {'state', GAME} changed and published (a third element 'ended' when the change
 -- finished the game, for the results); {'view', GAME, SEAT} unchanged, for the requester;
--- {'ack'}; {'fresh'}; {'err', CODE, MESSAGE}.
+-- {'ack'}; {'fresh'}; {'wait', DEADLINE} (a clock not run out yet); {'err', CODE, MESSAGE}.
 
 local op, now, publish, channel, origin = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
 local null = cjson.null
@@ -65,6 +71,9 @@ end
 local loaded_status = nil
 
 local function commit(g)
+  if g.status ~= 'playing' then
+    g.turn_deadline = nil
+  end
   g.version = g.version + 1
   local json = cjson.encode(g)
   redis.call('SET', KEYS[1], json, 'KEEPTTL')
@@ -84,6 +93,21 @@ local function ended(g)
   local json = commit(g)
   redis.call('HSET', KEYS[2], 'result:' .. g.version, json)
   return {'state', json, 'ended'}
+end
+
+-- Starts the clock of the player to move: `turn_ms` from now, in games between people.
+local function start_clock(g, turn_ms)
+  local ms = tonumber(turn_ms) or 0
+  if g.status == 'playing' and not g.vs_bot and ms > 0 then
+    g.turn_deadline = now + ms
+  else
+    g.turn_deadline = nil
+  end
+end
+
+-- Whether the player to move has run out of time.
+local function out_of_time(g)
+  return g.status == 'playing' and g.turn_deadline ~= nil and now >= g.turn_deadline
 end
 
 local function finish(g, status, winner)
@@ -113,6 +137,14 @@ local function abandon(g, seat)
   g.rematch = nil
   redis.call('HDEL', KEYS[2], 'rematch:X', 'rematch:O')
   return {'state', commit(g)}
+end
+
+-- The player to move ran out of time: the other seat wins.
+local function time_out(g)
+  local winner = other(g.next)
+  finish(g, 'timeout', winner)
+  g.line = null
+  return ended(g)
 end
 
 if op == 'create' then
@@ -148,7 +180,8 @@ end
 loaded_status = g.status
 
 if op == 'join' then
-  -- ARGV[6] token, ARGV[7] name, ARGV[8] '1' when the caller wants a seat, not to watch
+  -- ARGV[6] token, ARGV[7] name, ARGV[8] '1' when the caller wants a seat, not to watch,
+  -- ARGV[9] the turn clock (ms)
   local seat = seat_of(ARGV[6])
   if seat then
     redis.call('HSET', KEYS[2], 'seen:' .. ARGV[6], now)
@@ -159,6 +192,7 @@ if op == 'join' then
     g.players.O = ARGV[7]
     g.status = 'playing'
     g.next = 'X'
+    start_clock(g, ARGV[9])
     return {'state', commit(g)}
   end
   if ARGV[8] == '1' then
@@ -170,7 +204,7 @@ if op == 'join' then
   return {'view', cjson.encode(g), ''}
 
 elseif op == 'move' then
-  -- ARGV[6] token, ARGV[7] cell (0..8)
+  -- ARGV[6] token, ARGV[7] cell (0..8), ARGV[8] the turn clock (ms)
   local seat = seat_of(ARGV[6])
   if not seat then
     return err('forbidden', 'spectators cannot move')
@@ -180,6 +214,9 @@ elseif op == 'move' then
   end
   if g.status ~= 'playing' then
     return err('game_over', 'the game is over')
+  end
+  if out_of_time(g) then
+    return time_out(g)
   end
   if g.next ~= seat then
     return err('not_your_turn', 'it is ' .. g.next .. "'s turn")
@@ -204,6 +241,7 @@ elseif op == 'move' then
   for i = 1, 9 do
     if g.board[i] == null then
       g.next = other(seat)
+      start_clock(g, ARGV[8])
       return {'state', commit(g)}
     end
   end
@@ -211,7 +249,7 @@ elseif op == 'move' then
   return ended(g)
 
 elseif op == 'rematch' then
-  -- ARGV[6] token
+  -- ARGV[6] token, ARGV[7] the turn clock (ms)
   local seat = seat_of(ARGV[6])
   if not seat then
     return err('forbidden', 'only players can ask for a rematch')
@@ -245,7 +283,18 @@ elseif op == 'rematch' then
   g.next = 'X'
   g.winner = null
   g.line = null
+  start_clock(g, ARGV[7])
   return {'state', commit(g)}
+
+elseif op == 'clock' then
+  -- Ends the game if the player to move has run out of time.
+  if out_of_time(g) then
+    return time_out(g)
+  end
+  if g.status == 'playing' and g.turn_deadline ~= nil then
+    return {'wait', string.format('%d', g.turn_deadline)}
+  end
+  return {'ack'}
 
 elseif op == 'leave' then
   -- ARGV[6] token

@@ -13,6 +13,8 @@ pub enum Status {
     Won,
     Draw,
     Abandoned,
+    /// The player to move let the turn clock run out; `winner` is the other seat.
+    Timeout,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +45,10 @@ pub struct Game {
     /// The seat whose player left the game or was gone too long (games between people).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub left: Option<Mark>,
+    /// While a game between people is played with the turn clock on: when (epoch ms) the
+    /// player to move loses by `timeout`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turn_deadline: Option<i64>,
 }
 
 impl Game {
@@ -53,7 +59,7 @@ impl Game {
         }
     }
 
-    /// Whether the game has ended (won, drawn or abandoned).
+    /// Whether the game has ended (won, drawn, abandoned or lost on time).
     pub fn is_over(&self) -> bool {
         !matches!(self.status, Status::Waiting | Status::Playing)
     }

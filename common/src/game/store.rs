@@ -3,7 +3,10 @@
 //! follow-ups that live on other keys: results to the leaderboard when the change ended
 //! the game, and a bot turn on `bot_turns` when the bot is to move.
 
-use fred::{prelude::*, types::scripts::Script};
+use fred::{
+    prelude::*,
+    types::{scripts::Script, sorted_sets::Ordering},
+};
 
 use super::{
     model::{Game, Origin},
@@ -21,6 +24,8 @@ pub enum Answer {
     Unchanged(Game, Option<Mark>),
     /// Nothing to show (e.g. a rematch the other player has not asked for yet).
     Ack,
+    /// The turn clock has not run out: it does at this time (ms).
+    Wait(i64),
     /// The seat is still alive (abandonment check).
     Fresh,
     Refused(ErrorCode, String),
@@ -33,6 +38,8 @@ pub struct Games {
     script: Script,
     quick: Script,
     publish: &'static str,
+    /// The turn clock (ms) of games between people; 0 for none.
+    turn_ms: u64,
     /// The leaderboard and the players of the day.
     pub results: Results,
 }
@@ -55,7 +62,14 @@ impl Games {
             script: Script::from_lua(include_str!("game.lua")),
             quick: Script::from_lua(include_str!("quick_match.lua")),
             publish: if sharded { "SPUBLISH" } else { "PUBLISH" },
+            turn_ms: 0,
         }
+    }
+
+    /// Plays games between people with a turn clock of `turn_secs` (0: none).
+    pub fn with_turn_clock(mut self, turn_secs: u64) -> Self {
+        self.turn_ms = turn_secs * 1000;
+        self
     }
 
     /// A new short game ID.
@@ -115,6 +129,7 @@ impl Games {
             }
             "ack" => Answer::Ack,
             "fresh" => Answer::Fresh,
+            "wait" => Answer::Wait(part(1).parse().unwrap_or_default()),
             _ => {
                 let code = serde_json::from_value(serde_json::Value::String(part(1).to_string()))
                     .unwrap_or(ErrorCode::BadRequest);
@@ -126,6 +141,11 @@ impl Games {
 
     /// What a change leads to outside the game's own keys.
     async fn follow_up(&self, game: &Game, ended: bool) -> Result<(), StoreError> {
+        if ended && self.clocked(game) {
+            // A game that ended needs no clock check; one left in the index is dropped by
+            // the sweep that finds it over.
+            let _: i64 = self.client.zrem(keys::TURN_DEADLINES, &game.id).await?;
+        }
         if ended {
             // The change is made and published; a result not counted now stays noted in
             // the game's keys and a sweeper counts it later.
@@ -193,7 +213,12 @@ impl Games {
             id,
             "join",
             origin,
-            vec![token.to_string(), name.to_string(), want.to_string()],
+            vec![
+                token.to_string(),
+                name.to_string(),
+                want.to_string(),
+                self.turn_ms.to_string(),
+            ],
         )
         .await
     }
@@ -209,7 +234,11 @@ impl Games {
             id,
             "move",
             origin,
-            vec![token.to_string(), cell.to_string()],
+            vec![
+                token.to_string(),
+                cell.to_string(),
+                self.turn_ms.to_string(),
+            ],
         )
         .await
     }
@@ -220,8 +249,13 @@ impl Games {
         token: &str,
         origin: Option<&Origin>,
     ) -> Result<Answer, StoreError> {
-        self.run(id, "rematch", origin, vec![token.to_string()])
-            .await
+        self.run(
+            id,
+            "rematch",
+            origin,
+            vec![token.to_string(), self.turn_ms.to_string()],
+        )
+        .await
     }
 
     pub async fn leave(
@@ -298,6 +332,72 @@ impl Games {
             )
             .await?;
         Ok(())
+    }
+
+    /// Whether games like `game` are played with the turn clock.
+    fn clocked(&self, game: &Game) -> bool {
+        self.turn_ms > 0 && !game.vs_bot
+    }
+
+    /// Puts game `id` into the swept index of turn clocks before a request that may start
+    /// its clock (a join that may take the free seat, a rematch), at the earliest the clock
+    /// could run out, so the clock is checked even if this node dies right after the
+    /// change. A sweep that finds the clock not run out (or not running) moves the game to
+    /// its real deadline (or drops it).
+    pub async fn reserve_clock(&self, id: &str) -> Result<(), StoreError> {
+        if self.turn_ms == 0 {
+            return Ok(());
+        }
+        let at = (clock::now_millis() + self.turn_ms as i64) as f64;
+        // LT: an earlier check already planned stays.
+        let _: Value = self
+            .client
+            .zadd(
+                keys::TURN_DEADLINES,
+                None,
+                Some(Ordering::LessThan),
+                false,
+                false,
+                (at, id),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Games whose turn clock is due for a check.
+    pub async fn overdue_clocks(&self, limit: i64) -> Result<Vec<String>, StoreError> {
+        let now = clock::now_millis() as f64;
+        Ok(self
+            .client
+            .zrangebyscore(keys::TURN_DEADLINES, "-inf", now, false, Some((0, limit)))
+            .await?)
+    }
+
+    /// Ends game `id` by `timeout` if its player to move has run out of time. On
+    /// [`Answer::Wait`] the game's check is moved to its deadline; when there is no clock to
+    /// check any more, the game leaves the index.
+    pub async fn check_clock(&self, id: &str) -> Result<Answer, StoreError> {
+        let answer = self.run(id, "clock", None, vec![]).await?;
+        match answer {
+            Answer::Wait(at) => {
+                let _: Value = self
+                    .client
+                    .zadd(
+                        keys::TURN_DEADLINES,
+                        Some(SetOptions::XX),
+                        None,
+                        false,
+                        false,
+                        (at as f64, id),
+                    )
+                    .await?;
+            }
+            Answer::Changed(_) => {}
+            _ => {
+                let _: i64 = self.client.zrem(keys::TURN_DEADLINES, id).await?;
+            }
+        }
+        Ok(answer)
     }
 
     /// Seats whose deadline has passed: `(game, token)`.

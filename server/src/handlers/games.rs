@@ -59,7 +59,7 @@ async fn settle(peer: &Peer<'_>, answer: Answer, reference: Option<String>) -> R
                 .answer_change(&channel, peer.id, position, &frame);
             Ok(())
         }
-        Answer::Fresh => Ok(()),
+        Answer::Fresh | Answer::Wait(_) => Ok(()),
         Answer::Unchanged(game, _) => {
             answer_with(peer, game, reference);
             Ok(())
@@ -77,13 +77,18 @@ async fn settle(peer: &Peer<'_>, answer: Answer, reference: Option<String>) -> R
 
 /// Before a request that may seat this socket's token in `id`: its deadline goes into the
 /// swept index first, so a node that dies right after the seat is taken still loses it.
-async fn reserve_seat(peer: &Peer<'_>, id: &str) -> Result<(), Refusal> {
+/// With `clock` (the request may start the game), the game's turn clock goes into its
+/// index too, in the same round trip, for the same reason.
+async fn reserve_seat(peer: &Peer<'_>, id: &str, clock: bool) -> Result<(), Refusal> {
     let abandon_ms = peer.state.config.abandon_secs * 1000;
-    peer.state
-        .games
-        .reserve_deadline(id, &peer.token, abandon_ms)
-        .await
-        .map_err(unavailable)
+    let games = &peer.state.games;
+    let seat = games.reserve_deadline(id, &peer.token, abandon_ms);
+    if clock {
+        tokio::try_join!(seat, games.reserve_clock(id)).map_err(unavailable)?;
+        Ok(())
+    } else {
+        seat.await.map_err(unavailable)
+    }
 }
 
 /// After the seat is taken: the node's heartbeat keeps it alive from now on. Its first
@@ -143,7 +148,7 @@ pub async fn create(
 ) -> Result<(), Refusal> {
     may_open(peer)?;
     let id = Games::new_id();
-    reserve_seat(peer, &id).await?;
+    reserve_seat(peer, &id, false).await?;
     let following = follow(peer, &id).await;
     let answer = peer
         .state
@@ -174,7 +179,7 @@ pub async fn join(
     reference: Option<String>,
 ) -> Result<(), Refusal> {
     validate_id(id)?;
-    reserve_seat(peer, id).await?;
+    reserve_seat(peer, id, true).await?;
     let following = follow(peer, id).await;
     let answer = peer
         .state
@@ -206,7 +211,7 @@ pub async fn quick(peer: &Peer<'_>, reference: Option<String>) -> Result<(), Ref
     let games = &peer.state.games;
     let mine = Games::new_id();
     let mine_following = follow(peer, &mine).await;
-    reserve_seat(peer, &mine).await?;
+    reserve_seat(peer, &mine, false).await?;
     let created = games
         .create(&mine, &peer.token, &peer.name, false, true, None)
         .await;
@@ -232,7 +237,7 @@ pub async fn quick(peer: &Peer<'_>, reference: Option<String>) -> Result<(), Ref
             join_room(peer, &mine, None).await;
             return Ok(());
         };
-        reserve_seat(peer, &other).await?;
+        reserve_seat(peer, &other, true).await?;
         let other_following = follow(peer, &other).await;
         let joined = games
             .join(
@@ -281,6 +286,11 @@ pub async fn play(
 /// `game.rematch`.
 pub async fn rematch(peer: &Peer<'_>, id: &str, reference: Option<String>) -> Result<(), Refusal> {
     validate_id(id)?;
+    peer.state
+        .games
+        .reserve_clock(id)
+        .await
+        .map_err(unavailable)?;
     let following = follow(peer, id).await;
     let answer = peer
         .state

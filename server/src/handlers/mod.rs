@@ -8,6 +8,7 @@ pub mod http;
 pub mod peer;
 pub mod rooms;
 pub mod socket;
+pub mod users;
 
 use common::{game::model::Origin, protocol::ErrorCode};
 

@@ -57,12 +57,14 @@ pub async fn join(
         Ok::<_, StoreError>((history, recovered, members))
     }
     .await;
-    let (history, recovered, members) = loaded.map_err(unavailable)?;
+    let (mut history, recovered, members) = loaded.map_err(unavailable)?;
     following.keep();
     let seen = history
         .last()
         .and_then(|m| stream_position(&m.id))
         .or_else(|| since.filter(|_| recovered).and_then(stream_position));
+    // Seen up to the last message all the same: muted ones are left out, not missing.
+    history.retain(|m| !state.hub.token_mutes(&peer.token, &m.from));
     let answer = ServerMsg::RoomJoined {
         reference,
         room: room.to_string(),

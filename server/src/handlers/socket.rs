@@ -28,7 +28,7 @@ use super::{
     bot_chat::{self, SayError},
     games,
     peer::Peer,
-    rooms,
+    rooms, users,
 };
 use crate::{
     hub::Outbox,
@@ -150,6 +150,9 @@ async fn serve(
             .await;
         return;
     };
+    if !profile.muted.is_empty() {
+        state.hub.set_muted(&token, profile.muted);
+    }
     if kind == SocketKind::Ws {
         outbox.send_json(&ServerMsg::Hello {
             node: state.node_id.clone(),
@@ -428,6 +431,8 @@ async fn handle_request(
         }
         ClientMsg::GameRematch { game } => games::rematch(peer, &game, reference.clone()).await,
         ClientMsg::GameLeave { game } => games::leave(peer, &game, reference.clone()).await,
+        ClientMsg::UserMute { name } => users::mute(peer, &name, true, reference.clone()).await,
+        ClientMsg::UserUnmute { name } => users::mute(peer, &name, false, reference.clone()).await,
     };
     if let Err((code, message)) = outcome {
         peer.outbox

@@ -55,6 +55,13 @@ struct Member {
 }
 
 impl Member {
+    /// Counts a frame at `position` as seen without sending it (its sender is muted).
+    fn pass(&mut self, position: Position) {
+        if self.held.is_none() {
+            self.seen = Some(position).max(self.seen);
+        }
+    }
+
     /// Delivers a frame at `position` unless the follower has seen it; while it is joining,
     /// holds the frame back instead.
     fn offer(&mut self, outbox: &Outbox, position: Position, kind: &'static str, text: Utf8Bytes) {
@@ -75,9 +82,20 @@ struct Inner {
     /// Sockets with a `bot.say` in hand whose `ack` is not queued yet: bot replies for
     /// them wait here, so a socket always gets the ack before the reply.
     held_replies: HashMap<u64, Vec<Utf8Bytes>>,
+    /// Names muted by tokens with sockets here (only tokens that muted some).
+    muted: HashMap<String, HashSet<String>>,
 }
 
 impl Inner {
+    /// Whether socket `conn`'s token has muted `name`.
+    fn mutes(&self, conn: &Conn, name: &str) -> bool {
+        !self.muted.is_empty()
+            && self
+                .muted
+                .get(&conn.token)
+                .is_some_and(|names| names.contains(name))
+    }
+
     /// Socket `id` and its place among the followers of `channel`, if it follows it.
     fn follower(&mut self, channel: &str, id: u64) -> Option<(&Conn, &mut Member)> {
         let conn = self.conns.get(&id)?;
@@ -170,6 +188,7 @@ impl Hub {
             ids.retain(|c| *c != id);
             if ids.is_empty() {
                 inner.by_token.remove(&conn.token);
+                inner.muted.remove(&conn.token);
             }
         }
         let mut left = Leftovers {
@@ -192,6 +211,34 @@ impl Hub {
     /// Number of sockets held.
     pub fn sockets(&self) -> usize {
         self.lock().conns.len()
+    }
+
+    /// Tokens with sockets here.
+    pub fn tokens(&self) -> Vec<String> {
+        self.lock().by_token.keys().cloned().collect()
+    }
+
+    /// Sets the names `token` has muted, if it has sockets here.
+    pub fn set_muted(&self, token: &str, names: Vec<String>) {
+        let mut inner = self.lock();
+        if !inner.by_token.contains_key(token) {
+            return;
+        }
+        if names.is_empty() {
+            inner.muted.remove(token);
+        } else {
+            inner
+                .muted
+                .insert(token.to_string(), names.into_iter().collect());
+        }
+    }
+
+    /// Whether `token` has muted `name`.
+    pub fn token_mutes(&self, token: &str, name: &str) -> bool {
+        self.lock()
+            .muted
+            .get(token)
+            .is_some_and(|names| names.contains(name))
     }
 
     /// Hands a bot reply to every socket of `token` on this node.
@@ -352,19 +399,25 @@ impl Hub {
     }
 
     /// Delivers an event at `position` to every follower that has not seen it. The socket
-    /// named by `origin` (on `node`) gets `with_ref`, the others `plain`.
+    /// named by `origin` (on `node`) gets `with_ref`, the others `plain`. An event `from` a
+    /// name that a follower's token has muted only counts as seen for that follower.
+    #[allow(clippy::too_many_arguments)]
     pub fn publish(
         &self,
         channel: &str,
         position: Position,
         node: &str,
         origin: Option<&Origin>,
+        from: Option<&str>,
         plain: &ServerMsg,
         with_ref: impl Fn() -> ServerMsg,
     ) {
         let mut inner = self.lock();
         let Inner {
-            conns, channels, ..
+            conns,
+            channels,
+            muted,
+            ..
         } = &mut *inner;
         let Some(members) = channels.get_mut(channel) else {
             return;
@@ -372,6 +425,12 @@ impl Hub {
         let mut plain_text: Option<Utf8Bytes> = None;
         for (id, member) in members.iter_mut() {
             let Some(conn) = conns.get(id) else { continue };
+            if let Some(from) = from.filter(|_| !muted.is_empty()) {
+                if muted.get(&conn.token).is_some_and(|m| m.contains(from)) {
+                    member.pass(position);
+                    continue;
+                }
+            }
             let is_origin =
                 origin.is_some_and(|o| o.node == node && o.conn == *id && o.reference.is_some());
             let text: Utf8Bytes = if is_origin {
@@ -385,15 +444,17 @@ impl Hub {
         }
     }
 
-    /// Sends a presence event to the followers of `channel`, except the sockets of `name`.
-    pub fn presence(&self, channel: &str, name: &str, frame: &ServerMsg) {
+    /// Sends a presence event to the followers of `channel`, except the sockets of `name`
+    /// (and, when `mutable`, of tokens that muted `name`: typing).
+    pub fn presence(&self, channel: &str, name: &str, frame: &ServerMsg, mutable: bool) {
         let inner = self.lock();
         let Some(members) = inner.channels.get(channel) else {
             return;
         };
         let text: Utf8Bytes = frame.to_json().into();
         for id in members.keys() {
-            if let Some(conn) = inner.conns.get(id).filter(|c| c.name != name) {
+            let to = inner.conns.get(id).filter(|c| c.name != name);
+            if let Some(conn) = to.filter(|c| !(mutable && inner.mutes(c, name))) {
                 conn.outbox.send_text(frame.kind(), &text);
             }
         }

@@ -51,7 +51,7 @@ fn message(text: &str) -> ServerMsg {
 fn publish(hub: &Hub, position: Position, text: &str, origin: Option<&Origin>) {
     let plain = message(text);
     let reference = origin.and_then(|o| o.reference.clone());
-    hub.publish(ROOM, position, "node", origin, &plain, || {
+    hub.publish(ROOM, position, "node", origin, None, &plain, || {
         let ServerMsg::RoomMessage { message, .. } = message(text) else {
             unreachable!()
         };

@@ -117,6 +117,7 @@ fn deliver(state: &AppState, channel: &str, room: &str, event: RoomEvent) {
             position,
             &state.node_id,
             event.origin.as_ref(),
+            Some(&message.from),
             &plain,
             || ServerMsg::RoomMessage {
                 reference: reference.clone(),
@@ -131,7 +132,7 @@ fn deliver(state: &AppState, channel: &str, room: &str, event: RoomEvent) {
                 joined: joined.then(|| name.clone()),
                 left: (!joined).then(|| name.clone()),
             };
-            state.hub.presence(channel, &name, &frame);
+            state.hub.presence(channel, &name, &frame, false);
         }
     }
     if let Some(name) = event.typing {
@@ -139,6 +140,6 @@ fn deliver(state: &AppState, channel: &str, room: &str, event: RoomEvent) {
             room: room.to_string(),
             name: name.clone(),
         };
-        state.hub.presence(channel, &name, &frame);
+        state.hub.presence(channel, &name, &frame, true);
     }
 }

@@ -7,7 +7,8 @@
 //! After a reconnect (or if this node fell behind reading), it re-subscribes and then
 //! fetches from each game's document and each room's stream what changed meanwhile
 //! ([`catch_up`](super::catch_up) keeps room messages in order through that); the sockets'
-//! cursors drop what they have already seen.
+//! cursors drop what they have already seen. Every node also follows the news of muted
+//! names, and reads them again after a reconnect.
 
 use std::collections::HashSet;
 
@@ -21,7 +22,8 @@ use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{catch_up, state::AppState};
-use crate::stores::feeds::RoomEvent;
+use crate::stores::{feeds::RoomEvent, users::MutedEvent};
+use futures_util::StreamExt;
 
 /// Most subscription changes applied in one batch.
 const BATCH: usize = 1024;
@@ -125,6 +127,19 @@ pub fn dispatch(state: &AppState, channel: &str, payload: &str) {
             Ok(event) => catch_up::on_event(state, channel, room, event),
             Err(e) => tracing::warn!(%channel, error = %e, "bad room event"),
         }
+    } else if channel == keys::MUTES_CHANNEL {
+        match serde_json::from_str::<MutedEvent>(payload) {
+            Ok(event) => state.hub.set_muted(&event.token, event.muted),
+            Err(e) => tracing::warn!(%channel, error = %e, "bad mute event"),
+        }
+    }
+}
+
+/// Follows the news of muted names (every node does, from its start).
+pub async fn follow_mutes(state: &AppState) {
+    let channel = [keys::MUTES_CHANNEL.to_string()];
+    for (_, e) in state.bus.apply(&channel, &[]).await {
+        tracing::warn!(error = %e, "following muted names failed; retried at the next resync");
     }
 }
 
@@ -141,6 +156,7 @@ fn deliver_game(state: &AppState, channel: &str, game: Game, origin: Option<&Ori
         position,
         &state.node_id,
         origin,
+        None,
         &plain,
         || match &plain {
             ServerMsg::GameState { game, .. } => ServerMsg::GameState {
@@ -152,14 +168,32 @@ fn deliver_game(state: &AppState, channel: &str, game: Game, origin: Option<&Ori
     );
 }
 
+/// Reads again the muted names of every token with sockets here: a change announced
+/// while this node was not listening is not missed.
+async fn reload_mutes(state: &AppState) {
+    let loads = state.hub.tokens().into_iter().map(|token| async move {
+        let muted = state.sessions.muted(&token).await;
+        (token, muted)
+    });
+    let mut loads = futures_util::stream::iter(loads).buffer_unordered(32);
+    while let Some((token, muted)) = loads.next().await {
+        match muted {
+            Ok(muted) => state.hub.set_muted(&token, muted),
+            Err(e) => tracing::warn!(error = %e, "reloading muted names failed"),
+        }
+    }
+}
+
 /// Re-subscribes every followed channel and delivers what changed while this node was
 /// not listening: each game's current state, each room's messages after the last one
 /// delivered ([`catch_up::catch_up`]).
 pub async fn resync(state: AppState) {
-    let channels = state.hub.channels();
+    let mut channels = state.hub.channels();
+    channels.push(keys::MUTES_CHANNEL.to_string());
     for (channel, e) in state.bus.apply(&channels, &[]).await {
         tracing::warn!(%channel, error = %e, "re-subscribing failed");
     }
+    reload_mutes(&state).await;
     for channel in channels {
         if let Some(id) = keys::game_of_channel(&channel) {
             match state.games.load(id).await {

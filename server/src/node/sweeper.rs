@@ -5,7 +5,9 @@
 //! - sweeps those indexes for deadlines that passed, whichever node set them: a seated
 //!   player gone for `ABANDON_SECS` loses the game (checked atomically in the game's
 //!   script), a result noted in a finished game but not yet counted (its node died in
-//!   between) is counted, and presence left by a dead node is removed and announced as left.
+//!   between) is counted, and presence left by a dead node is removed and announced as left;
+//! - sweeps the turn clocks (`games:turn_deadlines`): a player to move whose time ran out
+//!   loses the game (`timeout`), also when the nodes holding both players are gone.
 
 use std::time::Duration;
 
@@ -72,6 +74,26 @@ pub async fn run_heartbeat(state: AppState) {
     }
 }
 
+/// Ends the games whose player to move has run out of time, whichever node holds them.
+async fn sweep_clocks(state: &AppState) {
+    let due = match state.games.overdue_clocks(SWEEP_BATCH).await {
+        Ok(due) => due,
+        Err(e) => {
+            tracing::debug!(error = %e, "turn clock sweep failed");
+            return;
+        }
+    };
+    for game in due {
+        match state.games.check_clock(&game).await {
+            Ok(Answer::Changed(g)) => {
+                tracing::info!(game = %g.id, winner = ?g.winner, "a player ran out of time")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(%game, error = %e, "turn clock check failed"),
+        }
+    }
+}
+
 /// Sweeps the shared deadline indexes until the node stops.
 pub async fn run_sweeper(state: AppState) {
     let abandon_ms = state.config.abandon_secs * 1000;
@@ -110,6 +132,7 @@ pub async fn run_sweeper(state: AppState) {
             }
             Err(e) => tracing::debug!(error = %e, "seat sweep failed"),
         }
+        sweep_clocks(&state).await;
         if let Err(e) = state.rooms.sweep(SWEEP_BATCH).await {
             tracing::debug!(error = %e, "presence sweep failed");
         }

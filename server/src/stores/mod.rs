@@ -1,7 +1,8 @@
 //! What the node keeps and reads: rooms in Redis (log, presence), its pub/sub
-//! subscriptions, and what it has delivered of each room feed. Below the node's router,
+//! subscriptions, the news of muted names, and what it has delivered of each room feed. Below the node's router,
 //! above the hub.
 
 pub mod bus;
 pub mod feeds;
 pub mod rooms;
+pub mod users;
