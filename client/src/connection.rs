@@ -10,15 +10,14 @@ use std::{
     time::Duration,
 };
 
-use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot};
-use tokio_tungstenite::{connect_async, tungstenite::Message};
 
 use crate::{
     error::Error,
     event::{Event, RoomMessage},
     options::Options,
+    socket::{Dial, Incoming, Socket},
 };
 
 /// What the [`Client`](crate::Client) asks of the task.
@@ -159,9 +158,6 @@ enum Ending {
     Stop(Error),
 }
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 impl Task {
     async fn run(
         mut self,
@@ -228,15 +224,16 @@ impl Task {
             base.replacen("http", "ws", 1).trim_end_matches('/'),
             self.token
         );
-        let connecting = connect_async(&url);
-        let Ok(Ok((mut socket, _))) =
+        let dial = Dial::default();
+        let connecting = Socket::open(&url, &dial);
+        let Ok(Ok(mut socket)) =
             tokio::time::timeout(self.options.request_timeout, connecting).await
         else {
             return Err(Ending::Retry);
         };
         let hello = match tokio::time::timeout(self.options.request_timeout, socket.next()).await {
-            Ok(Some(Ok(Message::Text(text)))) => serde_json::from_str::<Value>(&text).ok(),
-            Ok(Some(Ok(Message::Close(Some(frame))))) if u16::from(frame.code) == 1008 => {
+            Ok(Incoming::Text(text)) => serde_json::from_str::<Value>(&text).ok(),
+            Ok(Incoming::Closed(Some((1008, _)))) => {
                 return Err(Ending::Stop(Error::SessionExpired))
             }
             _ => None,
@@ -282,16 +279,14 @@ impl Task {
         }
         // Until every rejoin is answered, frames are handled as usual.
         while !asked.is_empty() {
-            let frame = match tokio::time::timeout(self.options.request_timeout, socket.next())
-                .await
-            {
-                Ok(Some(Ok(Message::Text(text)))) => match serde_json::from_str::<Value>(&text) {
-                    Ok(frame) => frame,
-                    Err(_) => continue,
-                },
-                Ok(Some(Ok(_))) => continue,
-                _ => return Err(Ending::Retry),
-            };
+            let frame =
+                match tokio::time::timeout(self.options.request_timeout, socket.next()).await {
+                    Ok(Incoming::Text(text)) => match serde_json::from_str::<Value>(&text) {
+                        Ok(frame) => frame,
+                        Err(_) => continue,
+                    },
+                    _ => return Err(Ending::Retry),
+                };
             if let Some(reference) = frame["ref"].as_str() {
                 if asked.remove(reference).is_some() {
                     self.deliver(&frame, true);
@@ -311,10 +306,7 @@ impl Task {
         self.next_ref += 1;
         let reference = format!("c{}", self.next_ref);
         frame["ref"] = json!(reference);
-        socket
-            .send(Message::Text(frame.to_string().into()))
-            .await
-            .map_err(|_| Ending::Retry)?;
+        socket.send(&frame).await.map_err(|_| Ending::Retry)?;
         Ok(reference)
     }
 
@@ -339,7 +331,7 @@ impl Task {
             tokio::select! {
                 command = commands.recv() => match command {
                     None | Some(Command::Close) => {
-                        let _ = socket.close(None).await;
+                        socket.close().await;
                         return Ending::Stop(Error::Closed);
                     }
                     Some(Command::Request { frame, answer }) => match self.send_tagged(&mut socket, frame).await {
@@ -352,27 +344,20 @@ impl Task {
                         }
                     },
                     Some(Command::Send(frame)) => {
-                        if socket.send(Message::Text(frame.to_string().into())).await.is_err() {
+                        if socket.send(&frame).await.is_err() {
                             return Ending::Retry;
                         }
                     }
                     Some(Command::AwaitReply { id, reply }) => self.await_reply(id, reply),
                 },
                 frame = socket.next() => match frame {
-                    Some(Ok(Message::Text(text))) => {
+                    Incoming::Text(text) => {
                         if let Ok(frame) = serde_json::from_str::<Value>(&text) {
                             self.handle(frame);
                         }
                     }
-                    Some(Ok(Message::Close(frame))) => {
-                        let code = frame.map(|f| u16::from(f.code));
-                        return match code {
-                            Some(1008) => Ending::Stop(Error::SessionExpired),
-                            _ => Ending::Retry,
-                        };
-                    }
-                    Some(Ok(_)) => {}
-                    None | Some(Err(_)) => return Ending::Retry,
+                    Incoming::Closed(Some((1008, _))) => return Ending::Stop(Error::SessionExpired),
+                    Incoming::Closed(_) | Incoming::Dropped => return Ending::Retry,
                 },
             }
         }

@@ -27,4 +27,7 @@ pub enum Error {
     /// `POST /token` or `GET /refresh_token` failed.
     #[error("http: {0}")]
     Http(String),
+    /// Opening a socket, or sending on it, failed.
+    #[error("socket: {0}")]
+    Socket(String),
 }

@@ -23,11 +23,13 @@
 //! - [`options`]: how to reach the service and as whom.
 //! - [`event`]: what happens, in order, besides the answers to requests.
 //! - [`error`]: what a request can end with besides its answer.
+//! - [`socket`]: one WebSocket, frame by frame, for programs that speak the raw protocol.
 
 pub mod connection;
 pub mod error;
 pub mod event;
 pub mod options;
+pub mod socket;
 
 use std::{sync::Mutex, time::Duration};
 

@@ -11,12 +11,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::Message;
 
-use crate::{client, stats};
+use crate::{
+    sockets::{self, Incoming},
+    stats,
+};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -90,15 +91,15 @@ impl Shared {
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
-    let send_addr = client::addr_of(&args.send)?;
-    let receive_addr = client::addr_of(&args.receive)?;
+    let send_addr = sockets::addr_of(&args.send)?;
+    let receive_addr = sockets::addr_of(&args.receive)?;
     let shared = Arc::new(Shared::default());
     let mut senders = Vec::with_capacity(args.users);
     for u in 0..args.users {
-        let token = client::new_token(&http, &args.send, &format!("load{u}")).await?;
-        let source = client::source_ip(u, 4);
-        let sender = client::open_ws(send_addr, source, &token).await?;
-        let receiver = client::open_ws(receive_addr, source, &token).await?;
+        let token = sockets::new_token(&http, &args.send, &format!("load{u}")).await?;
+        let source = sockets::source_ip(u, 4);
+        let sender = sockets::open_ws(send_addr, source, &token).await?;
+        let receiver = sockets::open_ws(receive_addr, source, &token).await?;
         let (tx, rx) = mpsc::unbounded_channel::<u64>();
         tokio::spawn(drive_sender(sender, rx, shared.clone()));
         tokio::spawn(drive_receiver(receiver, shared.clone()));
@@ -150,7 +151,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 }
 
 async fn drive_sender(
-    socket: client::Socket,
+    socket: sockets::Socket,
     mut rx: mpsc::UnboundedReceiver<u64>,
     shared: Arc<Shared>,
 ) {
@@ -158,7 +159,7 @@ async fn drive_sender(
     let reader = {
         let shared = shared.clone();
         tokio::spawn(async move {
-            while let Some(Ok(Message::Text(text))) = stream.next().await {
+            while let Incoming::Text(text) = stream.next().await {
                 let Ok(frame) = serde_json::from_str::<Value>(&text) else {
                     continue;
                 };
@@ -185,11 +186,7 @@ async fn drive_sender(
             .insert(reference.clone(), Instant::now());
         let frame =
             json!({"type": "bot.say", "text": format!("load message {seq}"), "ref": reference});
-        if sink
-            .send(Message::Text(frame.to_string().into()))
-            .await
-            .is_err()
-        {
+        if sink.send(&frame).await.is_err() {
             shared.errors.fetch_add(1, Ordering::Relaxed);
             break;
         }
@@ -198,12 +195,9 @@ async fn drive_sender(
     reader.abort();
 }
 
-async fn drive_receiver(socket: client::Socket, shared: Arc<Shared>) {
+async fn drive_receiver(socket: sockets::Socket, shared: Arc<Shared>) {
     let (_sink, mut stream) = socket.split();
-    while let Some(Ok(message)) = stream.next().await {
-        let Message::Text(text) = message else {
-            continue;
-        };
+    while let Incoming::Text(text) = stream.next().await {
         let Ok(frame) = serde_json::from_str::<Value>(&text) else {
             continue;
         };

@@ -11,11 +11,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use serde_json::json;
-use tokio_tungstenite::tungstenite::Message;
 
-use crate::{client, stats};
+use crate::{
+    sockets::{self, Incoming, Receiver, Sender},
+    stats,
+};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -49,8 +51,8 @@ struct Shared {
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
     let nodes = [
-        (args.a.clone(), client::addr_of(&args.a)?),
-        (args.b.clone(), client::addr_of(&args.b)?),
+        (args.a.clone(), sockets::addr_of(&args.a)?),
+        (args.b.clone(), sockets::addr_of(&args.b)?),
     ];
     let shared = Arc::new(Shared {
         start: Instant::now(),
@@ -66,18 +68,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             let (base, addr) = nodes[i % 2].clone();
             let room = format!("load-{}", i % args.rooms);
             async move {
-                let token = client::new_token(http, &base, &format!("f{i}")).await?;
-                let mut ws = client::open_ws(addr, client::source_ip(i, 4), &token).await?;
-                ws.send(Message::Text(
-                    json!({"type": "room.join", "room": room, "ref": "j"})
-                        .to_string()
-                        .into(),
-                ))
-                .await?;
+                let token = sockets::new_token(http, &base, &format!("f{i}")).await?;
+                let mut ws = sockets::open_ws(addr, sockets::source_ip(i, 4), &token).await?;
+                ws.send(&json!({"type": "room.join", "room": room, "ref": "j"}))
+                    .await?;
                 loop {
                     match ws.next().await {
-                        Some(Ok(Message::Text(t))) if t.contains(r#""room.joined""#) => break,
-                        Some(Ok(_)) => continue,
+                        Incoming::Text(t) if t.contains(r#""room.joined""#) => break,
+                        Incoming::Text(_) => continue,
                         _ => anyhow::bail!("socket closed while joining"),
                     }
                 }
@@ -140,14 +138,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-type Sink = futures_util::stream::SplitSink<client::Socket, Message>;
-type Stream = futures_util::stream::SplitStream<client::Socket>;
-
 /// Says one message every `1 / rate` seconds until `end`, the first one `phase` (0..1) of a
 /// period after the start, so that the members' messages are spread evenly over time
 /// rather than all sent in the same instant.
 async fn say(
-    mut sink: Sink,
+    mut sink: Sender,
     room: String,
     rate: f64,
     phase: f64,
@@ -164,11 +159,7 @@ async fn say(
         }
         let micros = shared.start.elapsed().as_micros();
         let frame = json!({"type": "room.say", "room": room, "text": format!("t{micros}")});
-        if sink
-            .send(Message::Text(frame.to_string().into()))
-            .await
-            .is_err()
-        {
+        if sink.send(&frame).await.is_err() {
             break;
         }
         shared.sent.fetch_add(1, Ordering::Relaxed);
@@ -185,12 +176,9 @@ struct Frame<'a> {
     text: Option<Cow<'a, str>>,
 }
 
-async fn receive(mut stream: Stream, shared: Arc<Shared>) {
+async fn receive(mut stream: Receiver, shared: Arc<Shared>) {
     let mut local = Vec::new();
-    while let Some(Ok(message)) = stream.next().await {
-        let Message::Text(text) = message else {
-            continue;
-        };
+    while let Incoming::Text(text) = stream.next().await {
         let Ok(frame) = serde_json::from_str::<Frame>(&text) else {
             continue;
         };
@@ -205,7 +193,7 @@ async fn receive(mut stream: Stream, shared: Arc<Shared>) {
                     let now = shared.start.elapsed().as_micros();
                     local.push(Duration::from_micros(now.saturating_sub(sent) as u64));
                     shared.delivered.fetch_add(1, Ordering::Relaxed);
-                    if local.len() >= 256 {
+                    if local.len() >= 32 {
                         shared.latencies.lock().unwrap().append(&mut local);
                     }
                 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use futures_util::StreamExt;
 
-use crate::client;
+use crate::sockets::{self, Incoming};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -46,13 +46,13 @@ fn rss_kib(pid: u32) -> anyhow::Result<u64> {
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
-    let addr = client::addr_of(&args.node)?;
+    let addr = sockets::addr_of(&args.node)?;
     let mut tokens = Vec::with_capacity(args.users);
     for u in 0..args.users.max(1) {
-        tokens.push(client::new_token(&http, &args.node, &format!("idle{u}")).await?);
+        tokens.push(sockets::new_token(&http, &args.node, &format!("idle{u}")).await?);
     }
     // One socket first, so lazily built parts of the node do not count per socket.
-    let warm = client::open_ws(addr, client::source_ip(0, 1), &tokens[0]).await?;
+    let warm = sockets::open_ws(addr, sockets::source_ip(0, 1), &tokens[0]).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = rss_kib(args.pid)?;
     let started = Instant::now();
@@ -60,8 +60,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let opened: Vec<_> = futures_util::stream::iter(0..args.sockets)
         .map(|i| {
             let token = tokens[i % tokens.len()].clone();
-            let source = client::source_ip(i, args.sources);
-            async move { client::open_ws(addr, source, &token).await }
+            let source = sockets::source_ip(i, args.sources);
+            async move { sockets::open_ws(addr, source, &token).await }
         })
         .buffer_unordered(args.concurrency)
         .collect()
@@ -71,7 +71,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     for socket in opened {
         match socket {
             Ok(mut ws) => held.push(tokio::spawn(async move {
-                while let Some(Ok(_)) = ws.next().await {}
+                while let Incoming::Text(_) = ws.next().await {}
             })),
             Err(e) => {
                 if failed == 0 {

@@ -12,10 +12,10 @@
 //!   deliveries/s, lost deliveries, latency.
 
 mod bot;
-mod client;
 mod fanout;
 mod idle;
 mod moves;
+mod sockets;
 mod stats;
 
 use clap::{Parser, Subcommand};

@@ -14,11 +14,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::Message;
 
-use crate::{client, stats};
+use crate::{
+    sockets::{self, Incoming},
+    stats,
+};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -62,17 +64,14 @@ struct Shared {
 /// How X tells O, its opponent in the same pair, the ID of the game to join next.
 type Invitations = tokio::sync::mpsc::UnboundedSender<String>;
 
-async fn recv_json(ws: &mut client::Socket) -> anyhow::Result<Value> {
-    loop {
-        match ws.next().await {
-            Some(Ok(Message::Text(t))) => return Ok(serde_json::from_str(&t)?),
-            Some(Ok(_)) => continue,
-            _ => anyhow::bail!("socket closed"),
-        }
+async fn recv_json(ws: &mut sockets::Socket) -> anyhow::Result<Value> {
+    match ws.next().await {
+        Incoming::Text(t) => Ok(serde_json::from_str(&t)?),
+        _ => anyhow::bail!("socket closed"),
     }
 }
 
-async fn until_state(ws: &mut client::Socket) -> anyhow::Result<Value> {
+async fn until_state(ws: &mut sockets::Socket) -> anyhow::Result<Value> {
     loop {
         let frame = recv_json(ws).await?;
         if frame["type"] == "game.state" {
@@ -89,26 +88,20 @@ async fn set_up(
     http: &reqwest::Client,
     args: &Args,
     i: usize,
-) -> anyhow::Result<[(client::Socket, String); 2]> {
+) -> anyhow::Result<[(sockets::Socket, String); 2]> {
     let (x_name, o_name) = (format!("mx{i}"), format!("mo{i}"));
-    let (a, b) = (client::addr_of(&args.a)?, client::addr_of(&args.b)?);
-    let x_token = client::new_token(http, &args.a, &x_name).await?;
-    let o_token = client::new_token(http, &args.b, &o_name).await?;
-    let source = client::source_ip(i, 4);
-    let mut x = client::open_ws(a, source, &x_token).await?;
-    let mut o = client::open_ws(b, source, &o_token).await?;
+    let (a, b) = (sockets::addr_of(&args.a)?, sockets::addr_of(&args.b)?);
+    let x_token = sockets::new_token(http, &args.a, &x_name).await?;
+    let o_token = sockets::new_token(http, &args.b, &o_name).await?;
+    let source = sockets::source_ip(i, 4);
+    let mut x = sockets::open_ws(a, source, &x_token).await?;
+    let mut o = sockets::open_ws(b, source, &o_token).await?;
     recv_json(&mut x).await?;
     recv_json(&mut o).await?;
-    x.send(Message::Text(
-        json!({"type": "game.create"}).to_string().into(),
-    ))
-    .await?;
+    x.send(&json!({"type": "game.create"})).await?;
     let game = until_state(&mut x).await?;
     let id = game["id"].as_str().unwrap_or_default().to_string();
-    o.send(Message::Text(
-        json!({"type": "game.join", "game": id}).to_string().into(),
-    ))
-    .await?;
+    o.send(&json!({"type": "game.join", "game": id})).await?;
     until_state(&mut o).await?;
     Ok([(x, x_name), (o, o_name)])
 }
@@ -195,13 +188,13 @@ enum Role {
     O(tokio::sync::mpsc::UnboundedReceiver<String>),
 }
 
-async fn send(ws: &mut client::Socket, frame: Value) -> anyhow::Result<()> {
-    ws.send(Message::Text(frame.to_string().into())).await?;
+async fn send(ws: &mut sockets::Socket, frame: Value) -> anyhow::Result<()> {
+    ws.send(&frame).await?;
     Ok(())
 }
 
 async fn act(
-    ws: &mut client::Socket,
+    ws: &mut sockets::Socket,
     game: &Value,
     me: &str,
     role: &Role,
@@ -244,12 +237,8 @@ async fn act(
                 id.to_string(),
                 (version + 1, Instant::now(), me.to_string()),
             );
-            ws.send(Message::Text(
-                json!({"type": "game.move", "game": id, "cell": cell})
-                    .to_string()
-                    .into(),
-            ))
-            .await?;
+            ws.send(&json!({"type": "game.move", "game": id, "cell": cell}))
+                .await?;
         }
         // Both players ask once, on the state that ended the game: a later one that shows
         // a request is the answer to one of them.
@@ -257,12 +246,8 @@ async fn act(
             if let Role::X(_) = role {
                 shared.finished.fetch_add(1, Ordering::Relaxed);
             }
-            ws.send(Message::Text(
-                json!({"type": "game.rematch", "game": id})
-                    .to_string()
-                    .into(),
-            ))
-            .await?;
+            ws.send(&json!({"type": "game.rematch", "game": id}))
+                .await?;
         }
         _ => {}
     }
@@ -270,7 +255,7 @@ async fn act(
 }
 
 async fn play(
-    mut ws: client::Socket,
+    mut ws: sockets::Socket,
     me: String,
     mut role: Role,
     shared: Arc<Shared>,

@@ -1,21 +1,15 @@
-//! A WebSocket client for tests, on tokio-tungstenite, that speaks JSON frames.
+//! A WebSocket client for tests that speaks JSON frames, on the client crate's socket.
 
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use client::socket::{Dial, Incoming, Socket};
 use serde_json::Value;
-use tokio::net::TcpStream;
-use tokio_tungstenite::{
-    connect_async,
-    tungstenite::{protocol::CloseFrame, Message},
-    MaybeTlsStream, WebSocketStream,
-};
 
 /// How long a test waits for one expected frame.
 pub const FRAME_WAIT: Duration = Duration::from_secs(10);
 
 pub struct Ws {
-    stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    socket: Socket,
     /// The URL's path (`/ws` or `/chat`), for the traffic record.
     endpoint: String,
 }
@@ -27,20 +21,24 @@ fn endpoint_of(url: &str) -> String {
     path.split('?').next().unwrap_or("/").to_string()
 }
 
-/// What the server ended a socket with.
+/// What the server ended a socket with: its close frame's code and reason, or none.
 #[derive(Debug)]
 pub enum Ending {
-    Closed(Option<CloseFrame>),
+    Closed(Option<(u16, String)>),
     Dropped,
 }
 
 impl Ws {
     pub async fn connect(url: &str) -> Ws {
-        let (stream, _) = connect_async(url)
+        Ws::dial(url, &Dial::default()).await
+    }
+
+    async fn dial(url: &str, dial: &Dial) -> Ws {
+        let socket = Socket::open(url, dial)
             .await
             .unwrap_or_else(|e| panic!("connect {url}: {e}"));
         Ws {
-            stream,
+            socket,
             endpoint: endpoint_of(url),
         }
     }
@@ -48,26 +46,11 @@ impl Ws {
     /// Connects with a receive buffer of about `bytes` (the kernel's minimum if smaller),
     /// so that a client that stops reading is seen as slow after little traffic.
     pub async fn connect_small(url: &str, bytes: u32) -> Ws {
-        let authority = url
-            .split("://")
-            .nth(1)
-            .and_then(|rest| rest.split('/').next())
-            .expect("host:port in the URL");
-        let addr = tokio::net::lookup_host(authority)
-            .await
-            .expect("resolve")
-            .next()
-            .expect("an address");
-        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
-        socket.set_recv_buffer_size(bytes).expect("SO_RCVBUF");
-        let tcp = socket.connect(addr).await.expect("connect");
-        let (stream, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(tcp))
-            .await
-            .unwrap_or_else(|e| panic!("upgrade {url}: {e}"));
-        Ws {
-            stream,
-            endpoint: endpoint_of(url),
-        }
+        let dial = Dial {
+            recv_buffer: Some(bytes),
+            ..Dial::default()
+        };
+        Ws::dial(url, &dial).await
     }
 
     /// Connects to `/ws` and reads the `hello` frame.
@@ -78,16 +61,13 @@ impl Ws {
         (ws, hello)
     }
 
-    /// The underlying stream, for frames the helpers do not cover.
-    pub fn inner(&mut self) -> &mut WebSocketStream<MaybeTlsStream<TcpStream>> {
-        &mut self.stream
+    /// Sends a text frame as it is; an error when the server has closed the socket.
+    pub async fn try_send_text(&mut self, text: &str) -> Result<(), client::Error> {
+        self.socket.send_text(text).await
     }
 
     pub async fn send_text(&mut self, text: &str) {
-        self.stream
-            .send(Message::Text(text.into()))
-            .await
-            .expect("send frame");
+        self.try_send_text(text).await.expect("send frame");
     }
 
     pub async fn send(&mut self, value: Value) {
@@ -104,21 +84,15 @@ impl Ws {
 
     /// The next text frame within `limit`, or how the socket ended (`Dropped` on timeout too).
     pub async fn next_text(&mut self, limit: Duration) -> Result<Value, Ending> {
-        let deadline = tokio::time::Instant::now() + limit;
-        loop {
-            let next = tokio::time::timeout_at(deadline, self.stream.next()).await;
-            match next {
-                Err(_) => return Err(Ending::Dropped),
-                Ok(None) | Ok(Some(Err(_))) => return Err(Ending::Dropped),
-                Ok(Some(Ok(Message::Text(t)))) => {
-                    let frame: Value =
-                        serde_json::from_str(&t).unwrap_or_else(|e| panic!("not JSON: {t}: {e}"));
-                    crate::traffic::frame(&self.endpoint, &frame);
-                    return Ok(frame);
-                }
-                Ok(Some(Ok(Message::Close(frame)))) => return Err(Ending::Closed(frame)),
-                Ok(Some(Ok(_))) => continue,
+        match tokio::time::timeout(limit, self.socket.next()).await {
+            Err(_) | Ok(Incoming::Dropped) => Err(Ending::Dropped),
+            Ok(Incoming::Text(t)) => {
+                let frame: Value =
+                    serde_json::from_str(&t).unwrap_or_else(|e| panic!("not JSON: {t}: {e}"));
+                crate::traffic::frame(&self.endpoint, &frame);
+                Ok(frame)
             }
+            Ok(Incoming::Closed(frame)) => Err(Ending::Closed(frame)),
         }
     }
 
@@ -154,7 +128,7 @@ impl Ws {
         loop {
             match self.next_text(FRAME_WAIT).await {
                 Ok(_) => continue,
-                Err(Ending::Closed(Some(frame))) => return frame.code.into(),
+                Err(Ending::Closed(Some((code, _)))) => return code,
                 Err(other) => panic!("expected a close frame, got {other:?}"),
             }
         }

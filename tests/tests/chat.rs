@@ -4,9 +4,7 @@
 use std::time::Duration;
 
 use e2e::{new_session, refresh, token, Cluster, Ws};
-use futures_util::SinkExt;
 use serde_json::json;
-use tokio_tungstenite::tungstenite::Message;
 
 #[tokio::test]
 async fn bad_tokens_close_with_1008() {
@@ -230,15 +228,8 @@ async fn a_frame_too_large_to_read_closes_with_1009() {
     let (mut ws, _) = Ws::hello(&c.a.ws_url("/ws", &token(&doc))).await;
     let huge = "y".repeat(1024 * 1024);
     // The server may close before the whole frame is written.
-    let _ = ws_raw_send(&mut ws, huge).await;
+    let _ = ws.try_send_text(&huge).await;
     assert_eq!(ws.close_code().await, 1009);
-}
-
-async fn ws_raw_send(
-    ws: &mut Ws,
-    text: String,
-) -> Result<(), tokio_tungstenite::tungstenite::Error> {
-    ws.inner().send(Message::Text(text.into())).await
 }
 
 #[tokio::test]

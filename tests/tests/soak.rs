@@ -15,11 +15,10 @@ use std::{
     time::{Duration, Instant},
 };
 
+use client::socket::{Dial, Incoming, Socket};
 use e2e::{new_session, token, Redis, Server, Worker};
 use fred::prelude::*;
-use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use tokio_tungstenite::{connect_async, tungstenite::Message};
 
 const CLIENTS: usize = 40;
 const ROOMS: usize = 4;
@@ -110,9 +109,9 @@ async fn client(index: usize, base: String, nodes: Nodes, stop: Instant, end: In
             continue;
         };
         let url = format!("{}/ws?token={}", node.replace("http", "ws"), seen.token);
-        let Ok(Ok((socket, _))) =
-            tokio::time::timeout(Duration::from_secs(2), connect_async(&url)).await
-        else {
+        let dial = Dial::default();
+        let opening = Socket::open(&url, &dial);
+        let Ok(Ok(socket)) = tokio::time::timeout(Duration::from_secs(2), opening).await else {
             dropped_at.get_or_insert_with(Instant::now);
             tokio::time::sleep(Duration::from_millis(20)).await;
             continue;
@@ -122,11 +121,7 @@ async fn client(index: usize, base: String, nodes: Nodes, stop: Instant, end: In
         if let Some(last) = seen.received.last() {
             join["since"] = json!(last);
         }
-        if sink
-            .send(Message::Text(join.to_string().into()))
-            .await
-            .is_err()
-        {
+        if sink.send(&join).await.is_err() {
             continue;
         }
         // Own room messages sent on this socket: their copies must come with their ref.
@@ -149,17 +144,13 @@ async fn client(index: usize, base: String, nodes: Nodes, stop: Instant, end: In
                     } else {
                         json!({"type": "bot.say", "text": format!("question {sent}"), "ref": format!("b{sent}")})
                     };
-                    if sink.send(Message::Text(frame.to_string().into())).await.is_err() {
+                    if sink.send(&frame).await.is_err() {
                         break;
                     }
                 }
                 _ = tokio::time::sleep_until(end.into()) => break,
                 frame = stream.next() => {
-                    let Some(Ok(frame)) = frame else { break };
-                    let Message::Text(text) = frame else {
-                        if let Message::Close(_) = frame { break; }
-                        continue;
-                    };
+                    let Incoming::Text(text) = frame else { break };
                     let frame: Value = serde_json::from_str(&text).expect("JSON from the server");
                     match frame["type"].as_str().unwrap_or_default() {
                         "room.joined" => {

@@ -141,16 +141,22 @@ impl Games {
 
     /// What a change leads to outside the game's own keys.
     async fn follow_up(&self, game: &Game, ended: bool) -> Result<(), StoreError> {
-        if ended && self.clocked(game) {
-            // A game that ended needs no clock check; one left in the index is dropped by
-            // the sweep that finds it over.
-            let _: i64 = self.client.zrem(keys::TURN_DEADLINES, &game.id).await?;
-        }
         if ended {
-            // The change is made and published; a result not counted now stays noted in
-            // the game's keys and a sweeper counts it later.
-            if let Err(e) = self.results.record(game).await {
+            // The change is made and published. A result not counted now stays noted in
+            // the game's keys and a sweeper counts it later; a clock left in the index is
+            // dropped by the sweep that finds the game over. Both in one round trip.
+            let forget_clock = async {
+                if self.clocked(game) {
+                    let _: i64 = self.client.zrem(keys::TURN_DEADLINES, &game.id).await?;
+                }
+                Ok::<_, StoreError>(())
+            };
+            let (forgot, recorded) = tokio::join!(forget_clock, self.results.record(game));
+            if let Err(e) = recorded {
                 tracing::warn!(game = %game.id, error = %e, "counting a result failed; left to the sweeper");
+            }
+            if let Err(e) = forgot {
+                tracing::debug!(game = %game.id, error = %e, "dropping a turn clock failed; left to the sweeper");
             }
         }
         if game.bots_turn() {

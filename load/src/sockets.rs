@@ -1,15 +1,12 @@
-//! Sessions and sockets as a client makes them, with small buffers so that one load
-//! process can hold many thousands of sockets.
+//! Sessions and sockets as a client makes them: the client crate's socket, with small
+//! buffers so that one load process can hold many thousands of sockets, from a chosen
+//! loopback source address.
 
 use std::net::{IpAddr, SocketAddr};
 
 use anyhow::Context;
-use tokio::net::{TcpSocket, TcpStream};
-use tokio_tungstenite::{
-    client_async_with_config, tungstenite::protocol::WebSocketConfig, WebSocketStream,
-};
-
-pub type Socket = WebSocketStream<TcpStream>;
+use client::socket::Dial;
+pub use client::socket::{Incoming, Receiver, Sender, Socket};
 
 /// `POST /token?name=…`: a new token.
 pub async fn new_token(http: &reqwest::Client, base: &str, name: &str) -> anyhow::Result<String> {
@@ -37,16 +34,13 @@ pub fn addr_of(base: &str) -> anyhow::Result<SocketAddr> {
 
 /// Opens `/ws?token=…` on `server` from the loopback source address `source`.
 pub async fn open_ws(server: SocketAddr, source: IpAddr, token: &str) -> anyhow::Result<Socket> {
-    let socket = TcpSocket::new_v4()?;
-    socket.bind(SocketAddr::new(source, 0))?;
-    let stream = socket.connect(server).await?;
-    stream.set_nodelay(true)?;
-    let config = WebSocketConfig::default()
-        .read_buffer_size(4096)
-        .write_buffer_size(0);
+    let dial = Dial {
+        source: Some(source),
+        small_buffers: true,
+        ..Dial::default()
+    };
     let url = format!("ws://{server}/ws?token={token}");
-    let (ws, _) = client_async_with_config(url, stream, Some(config)).await?;
-    Ok(ws)
+    Ok(Socket::open(&url, &dial).await?)
 }
 
 /// The `n`-th loopback source address of `spread` (127.0.0.1, 127.0.0.2, …), so that many
