@@ -186,25 +186,6 @@ impl Sessions {
         })
     }
 
-    /// The names `token` has muted (none for an unknown session).
-    pub async fn muted(&self, token: &str) -> Result<Vec<String>, StoreError> {
-        let raw: Option<String> = self
-            .client
-            .json_get(
-                keys::session(token),
-                None::<String>,
-                None::<String>,
-                None::<String>,
-                "$.muted",
-            )
-            .await?;
-        let Some(raw) = raw else {
-            return Ok(Vec::new());
-        };
-        let mut lists: Vec<Vec<String>> = serde_json::from_str(&raw)?;
-        Ok(lists.pop().unwrap_or_default())
-    }
-
     /// The last `n` messages of the history, oldest first.
     pub async fn recent(&self, token: &str, n: usize) -> Result<Vec<ChatMessage>, StoreError> {
         let path = format!("$.messages[-{n}:]");

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ClientError, connect } from '../index.js';
-import { WebSocket, record, startStack, until } from './harness.mjs';
+import { record, refused, startStack, until, WebSocket } from './harness.mjs';
 
 let stack;
 const clients = [];
@@ -13,20 +13,6 @@ async function client(node, name, extra = {}) {
   const c = await connect({ url: stack.url(node), name, WebSocket, ...extra });
   clients.push(c);
   return c;
-}
-
-/** Asserts that `promise` rejects with a ClientError of `code`; returns the error. */
-async function refused(promise, code) {
-  let caught;
-  await assert.rejects(promise, (error) => {
-    caught = error;
-    return true;
-  });
-  assert.ok(caught instanceof ClientError, `a ClientError, not ${caught}`);
-  assert.equal(caught.code, code, `code ${caught.code} (${caught.message}), wanted ${code}`);
-  assert.ok(caught instanceof Error);
-  assert.ok(caught.message.length > 0);
-  return caught;
 }
 
 before(async () => {

@@ -12,7 +12,9 @@ import { createWriteStream, existsSync, mkdirSync, readFileSync } from 'node:fs'
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
 import WebSocket from 'ws';
+import { ClientError } from '../index.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const TARGET = path.resolve(ROOT, process.env.CARGO_TARGET_DIR ?? 'target');
@@ -297,4 +299,18 @@ export function record(emitter, event, map = (x) => x) {
   const list = [];
   emitter.on(event, (...args) => list.push(map(...args)));
   return list;
+}
+
+/** Asserts that `promise` rejects with a ClientError of `code` (and a message); returns the error. */
+export async function refused(promise, code) {
+  let caught;
+  await assert.rejects(promise, (error) => {
+    caught = error;
+    return true;
+  });
+  assert.ok(caught instanceof ClientError, `a ClientError, not ${caught}`);
+  assert.equal(caught.code, code, `code ${caught.code} (${caught.message}), wanted ${code}`);
+  assert.ok(caught instanceof Error);
+  assert.ok(caught.message.length > 0);
+  return caught;
 }

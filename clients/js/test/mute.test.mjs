@@ -5,8 +5,8 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { ClientError, connect } from '../index.js';
-import { WebSocket, gatedWebSocket, record, sleep, startStack, until } from './harness.mjs';
+import { connect } from '../index.js';
+import { gatedWebSocket, record, refused, sleep, startStack, until, WebSocket } from './harness.mjs';
 
 let stack;
 const clients = [];
@@ -22,18 +22,6 @@ async function session(token, node = 'a') {
   const response = await fetch(`${stack.url(node)}/refresh_token?token=${encodeURIComponent(token)}`);
   assert.equal(response.status, 200);
   return response.json();
-}
-
-/** Asserts that `promise` rejects with a ClientError of `code`. */
-async function refused(promise, code) {
-  let caught;
-  await assert.rejects(promise, (error) => {
-    caught = error;
-    return true;
-  });
-  assert.ok(caught instanceof ClientError, `a ClientError, not ${caught}`);
-  assert.equal(caught.code, code, `code ${caught.code} (${caught.message}), wanted ${code}`);
-  return caught;
 }
 
 const texts = (list) => list.map((m) => `${m.from}: ${m.text}`);

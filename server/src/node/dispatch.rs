@@ -172,13 +172,15 @@ fn deliver_game(state: &AppState, channel: &str, game: Game, origin: Option<&Ori
 /// while this node was not listening is not missed.
 async fn reload_mutes(state: &AppState) {
     let loads = state.hub.tokens().into_iter().map(|token| async move {
-        let muted = state.sessions.muted(&token).await;
+        let muted = state.sessions.profile(&token).await;
         (token, muted)
     });
     let mut loads = futures_util::stream::iter(loads).buffer_unordered(32);
     while let Some((token, muted)) = loads.next().await {
         match muted {
-            Ok(muted) => state.hub.set_muted(&token, muted),
+            Ok(profile) => state
+                .hub
+                .set_muted(&token, profile.map(|p| p.muted).unwrap_or_default()),
             Err(e) => tracing::warn!(error = %e, "reloading muted names failed"),
         }
     }
