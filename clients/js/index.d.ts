@@ -31,6 +31,8 @@ export type LibraryErrorCode =
   | 'session_expired'
   /** Every node refused another socket for this token (close code 4029); the client is closed. */
   | 'too_many_sockets'
+  /** An operator disconnected this session (close code 4003, also while a ban lasts); the client is closed. */
+  | 'disconnected'
   /** No connection could be made within `connectTimeoutMs` (connect only). */
   | 'connect_failed'
   /** A node could not be reached over HTTP. */
@@ -180,6 +182,7 @@ export interface RoomJoinedFrame { type: 'room.joined'; ref?: string; room: stri
 export interface RoomMessageFrame extends RoomMessage { type: 'room.message'; ref?: string }
 export interface RoomPresenceFrame { type: 'room.presence'; room: string; joined?: string; left?: string }
 export interface RoomTypingFrame { type: 'room.typing'; room: string; name: string }
+export interface RoomDeletedFrame { type: 'room.deleted'; room: string; id: string }
 export interface BotReplyFrame { type: 'bot.reply'; id: string; msg: string; timestamp: string; in_reply_to: string | null }
 
 /** Every frame the server sends on /ws. */
@@ -192,6 +195,7 @@ export type ServerFrame =
   | RoomMessageFrame
   | RoomPresenceFrame
   | RoomTypingFrame
+  | RoomDeletedFrame
   | BotReplyFrame;
 
 /** The requests of /ws and their fields (without `type` and `ref`). */
@@ -227,6 +231,8 @@ export interface ClientEvents {
   unrecovered: (event: UnrecoveredEvent) => void;
   /** The server no longer knows the token (1008): the client is closed. */
   expired: (error: ClientError) => void;
+  /** An operator disconnected this session (4003): the client is closed. */
+  disconnected: (error: ClientError) => void;
   /** An error not tied to a request of the caller. */
   error: (error: ClientError) => void;
   /** Every frame received. */
@@ -251,6 +257,8 @@ export interface RoomEvents {
   presence: (event: PresenceEvent) => void;
   /** Another member is typing (show it for a few seconds). */
   typing: (event: { room: string; name: string }) => void;
+  /** An operator deleted message `id`: it has left `history` (take it out of the view). */
+  deleted: (event: { room: string; id: string }) => void;
   rejoined: (event: RejoinedEvent) => void;
   unrecovered: (event: RejoinedEvent) => void;
 }

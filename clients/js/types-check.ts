@@ -35,6 +35,8 @@ async function quickStart(): Promise<void> {
   room.on('message', (message: RoomMessage) => console.log(message.from, message.text));
   room.on('presence', (event) => console.log(event.joined ?? event.left, event.members));
   room.on('typing', (event) => console.log(`${event.name} is typing in ${event.room}`));
+  room.on('deleted', ({ id }) => console.log(`${id} was deleted`));
+  client.on('disconnected', (error) => console.log(error.code === 'disconnected'));
   room.typing();
   room.on('rejoined', ({ recovered, missed }) => console.log(recovered, missed));
   room.on('joined', ({ members, history }) => console.log(members.length, history.length));

@@ -7,6 +7,13 @@ pub fn now_rfc3339() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// A time in milliseconds since the Unix epoch, in the same format.
+pub fn rfc3339_of_millis(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
 /// Today's UTC date as `YYYYMMDD`.
 pub fn today() -> String {
     Utc::now().format("%Y%m%d").to_string()

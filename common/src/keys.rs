@@ -24,6 +24,40 @@ pub fn session(token: &str) -> String {
 /// (`{"token":T,"muted":[NAMES]}`), for the nodes holding its sockets.
 pub const MUTES_CHANNEL: &str = "users:muted";
 
+/// Pub/sub channel every node follows: an operator disconnects a token's or a name's sockets
+/// (`{"token":T}` or `{"name":N}`).
+pub const DISCONNECT_CHANNEL: &str = "users:disconnect";
+
+/// A token banned by an operator, until the key expires.
+pub fn ban_of_token(token: &str) -> String {
+    format!("ban:token:{token}")
+}
+
+/// A name banned by an operator (every token of it, and new sessions with it), until the
+/// key expires.
+pub fn ban_of_name(name: &str) -> String {
+    format!("ban:name:{name}")
+}
+
+/// Stream of operators' actions (who, what, when), capped at [`AUDIT_MAXLEN`].
+pub const AUDIT: &str = "admin:audit";
+
+/// Cap (`MAXLEN ~`) of [`AUDIT`].
+pub const AUDIT_MAXLEN: i64 = 10_000;
+
+/// Live nodes: member the node ID, score its last heartbeat (ms).
+pub const NODES: &str = "admin:nodes";
+
+/// One node's heartbeat: its sockets, when it started, its last beat.
+pub fn node_info(id: &str) -> String {
+    format!("admin:node:{{{id}}}")
+}
+
+/// Failed operator logins of one client IP in the current minute.
+pub fn rate_of_admin(ip: &str) -> String {
+    format!("rate:{{admin:{ip}}}:1m")
+}
+
 /// Stream of games where it is the bot's turn, read by the workers through [`WORKER_GROUP`].
 pub const BOT_TURNS: &str = "bot_turns";
 

@@ -5,8 +5,11 @@
 /// Longest accepted name, in characters (not bytes).
 pub const MAX_NAME_CHARS: usize = 32;
 
+/// The sender of operators' messages in rooms.
+pub const SYSTEM: &str = "system";
+
 /// Names only the service may show as a sender, compared without regard to case.
-pub const RESERVED: [&str; 2] = ["bot", "system"];
+pub const RESERVED: [&str; 2] = ["bot", SYSTEM];
 
 /// Characters that change the direction of the text around them.
 fn is_bidi_control(c: char) -> bool {

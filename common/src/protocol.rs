@@ -222,6 +222,9 @@ pub enum ServerMsg {
     /// Another member of the room is typing.
     #[serde(rename = "room.typing")]
     RoomTyping { room: String, name: String },
+    /// An operator removed message `id` from the room's history.
+    #[serde(rename = "room.deleted")]
+    RoomDeleted { room: String, id: String },
     #[serde(rename = "bot.reply")]
     BotReply {
         id: String,
@@ -243,6 +246,7 @@ impl ServerMsg {
             ServerMsg::RoomMessage { .. } => "room.message",
             ServerMsg::RoomPresence { .. } => "room.presence",
             ServerMsg::RoomTyping { .. } => "room.typing",
+            ServerMsg::RoomDeleted { .. } => "room.deleted",
             ServerMsg::BotReply { .. } => "bot.reply",
         }
     }
@@ -336,6 +340,8 @@ pub mod close {
     pub const IDLE: u16 = 4000;
     /// The token already has `MAX_SOCKETS_PER_TOKEN` sockets on this node.
     pub const TOO_MANY_SOCKETS: u16 = 4029;
+    /// Disconnected by an operator (and, while a ban lasts, refused the same way).
+    pub const BY_OPERATOR: u16 = 4003;
     /// The client did not read its messages fast enough and its outbound queue filled up.
     pub const SLOW: u16 = 4008;
 }

@@ -98,6 +98,11 @@ pub struct Config {
     #[arg(long, env = "TRUST_FORWARDED_FOR", default_value_t = false, action = clap::ArgAction::Set)]
     pub trust_forwarded_for: bool,
 
+    /// The operators' key: `/admin` routes need `Authorization: Bearer KEY`. Unset: every
+    /// `/admin` route answers 404.
+    #[arg(long, env = "ADMIN_KEY", hide_env_values = true)]
+    pub admin_key: Option<String>,
+
     /// Folder of the browser client served at `/`.
     #[arg(long, env = "WEB_DIR", default_value = "web")]
     pub web_dir: PathBuf,

@@ -33,7 +33,7 @@ use std::{future::Future, sync::Arc, time::Duration};
 
 use axum::{
     http::{header, HeaderValue},
-    routing::{get, post},
+    routing::{delete, get, post},
     Router,
 };
 use common::{
@@ -48,13 +48,13 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower_http::{services::ServeDir, set_header::SetResponseHeader, trace::TraceLayer};
 
 pub use config::Config;
-use handlers::{http, socket};
+use handlers::{admin, http, socket};
 use node::{
     delivery, dispatch,
     state::{AppState, Inner},
     sweeper,
 };
-use stores::{bus, feeds, rooms};
+use stores::{bus, feeds, operations, rooms};
 
 /// How long shutdown waits for sockets to close and in-flight work to finish.
 pub const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
@@ -99,6 +99,8 @@ impl Node {
                     config.token_rate_per_min,
                 ),
                 kpi: kpi::Kpi::new(redis.clone()),
+                operations: operations::Operations::new(redis.clone()),
+                started_ms: common::clock::now_millis(),
                 stats: stats::Stats::default(),
                 metrics: metrics::install(),
                 redis,
@@ -114,7 +116,7 @@ impl Node {
             subscription_requests,
         ));
         tokio::spawn(dispatch::run_dispatch(state.clone()));
-        dispatch::follow_mutes(&state).await;
+        dispatch::follow_users(&state).await;
         tokio::spawn(sweeper::run_heartbeat(state.clone()));
         tokio::spawn(sweeper::run_sweeper(state.clone()));
         let flushing = state.clone();
@@ -141,6 +143,16 @@ impl Node {
             .route("/metrics", get(http::metrics))
             .route("/chat", get(socket::chat))
             .route("/ws", get(socket::ws))
+            .route("/admin", get(admin::page))
+            .route("/admin.html", get(admin::page))
+            .route("/admin/overview", get(admin::overview))
+            .route("/admin/rooms/{room}/messages", post(admin::post_message))
+            .route(
+                "/admin/rooms/{room}/messages/{id}",
+                delete(admin::delete_message),
+            )
+            .route("/admin/disconnect", post(admin::disconnect))
+            .route("/admin/audit", get(admin::audit))
             // The page's modules are revalidated on every load (a 304 when unchanged), so a
             // browser never runs an old module against a newly deployed one.
             .fallback_service(SetResponseHeader::if_not_present(

@@ -1,6 +1,7 @@
-//! Rate limits shared by every node: frames per token (`RATE_PER_5S`, `RATE_PER_MIN`) and
-//! `POST /token` per client IP (`TOKEN_RATE_PER_MIN`), counted in Redis so that a client
-//! that spreads its traffic over several nodes meets the same limit.
+//! Rate limits shared by every node: frames per token (`RATE_PER_5S`, `RATE_PER_MIN`),
+//! `POST /token` per client IP (`TOKEN_RATE_PER_MIN`) and failed operator logins per client
+//! IP, counted in Redis so that a client that spreads its traffic over several nodes meets
+//! the same limit.
 //!
 //! Frames are not counted in Redis one by one. A node reserves a part of a token's
 //! allowance in every window at once (`rate_lease.lua`: the grant is what each window
@@ -176,17 +177,50 @@ impl Limits {
 
     /// Counts one `POST /token` from `ip`: `Some(ms)` means it is over the limit.
     pub async fn new_token(&self, ip: &str) -> Result<Option<u64>, StoreError> {
-        let windows = [Window {
-            key: keys::rate_of_ip(ip),
-            limit: self.tokens_per_min,
+        self.per_minute(keys::rate_of_ip(ip), self.tokens_per_min)
+            .await
+    }
+
+    /// Counts one request in the one-minute window `key` of at most `limit`: `Some(ms)`
+    /// once over it.
+    async fn per_minute(&self, key: String, limit: u64) -> Result<Option<u64>, StoreError> {
+        let window = [Window {
+            key,
+            limit,
             length: Duration::from_secs(60),
         }];
-        let keys: Vec<String> = windows.iter().map(|w| w.key.clone()).collect();
         let wait: u64 = self
             .script
-            .evalsha_with_reload(&self.client, keys, window_args(&windows))
+            .evalsha_with_reload(
+                &self.client,
+                vec![window[0].key.clone()],
+                window_args(&window),
+            )
             .await?;
         Ok((wait > 0).then_some(wait))
+    }
+}
+
+/// Failed operator logins one client IP may make in a minute; past them every `/admin`
+/// request of that address is refused (the right key too) until the minute is over.
+pub const ADMIN_FAILURES_PER_MIN: u64 = 10;
+
+impl Limits {
+    /// `Some(ms)` when `ip` has failed to give the operators' key too often this minute.
+    pub async fn admin_blocked(&self, ip: &str) -> Result<Option<u64>, StoreError> {
+        let key = keys::rate_of_admin(ip);
+        let count: Option<u64> = self.client.get(&key).await?;
+        if count.unwrap_or_default() < ADMIN_FAILURES_PER_MIN {
+            return Ok(None);
+        }
+        let ttl: i64 = self.client.pttl(&key).await?;
+        Ok(Some(ttl.max(1) as u64))
+    }
+
+    /// Counts a failed operator login of `ip`: `Some(ms)` once past the limit.
+    pub async fn admin_failure(&self, ip: &str) -> Result<Option<u64>, StoreError> {
+        self.per_minute(keys::rate_of_admin(ip), ADMIN_FAILURES_PER_MIN)
+            .await
     }
 }
 

@@ -120,6 +120,31 @@ pub async fn render(redis: &Client, sockets: usize, handle: &PrometheusHandle) -
             gauge!("stream_length", "stream" => stream).set(len as f64);
         }
     }
+    let queue = bot_queue(redis).await;
+    if let Some(lag) = queue.lag {
+        gauge!("stream_group_lag", "stream" => keys::MESSAGE_CHANNEL).set(lag as f64);
+    }
+    if let Some(pending) = queue.pending {
+        gauge!("stream_group_pending", "stream" => keys::MESSAGE_CHANNEL).set(pending as f64);
+    }
+    handle.render()
+}
+
+/// The bot's queue: `message_channel`'s length, and the workers' group's lag and pending
+/// entries (`None` where Redis did not say).
+#[derive(Debug, Default)]
+pub struct BotQueue {
+    pub length: Option<u64>,
+    pub lag: Option<i64>,
+    pub pending: Option<i64>,
+}
+
+/// Reads the bot's queue from Redis.
+pub async fn bot_queue(redis: &Client) -> BotQueue {
+    let mut queue = BotQueue {
+        length: redis.xlen::<u64, _>(keys::MESSAGE_CHANNEL).await.ok(),
+        ..BotQueue::default()
+    };
     if let Ok(groups) = redis
         .xinfo_groups::<Vec<std::collections::HashMap<String, Value>>, _>(keys::MESSAGE_CHANNEL)
         .await
@@ -129,14 +154,9 @@ pub async fn render(redis: &Client, sockets: usize, handle: &PrometheusHandle) -
                 continue;
             }
             let number = |field: &str| group.get(field).and_then(Value::as_i64);
-            if let Some(lag) = number("lag") {
-                gauge!("stream_group_lag", "stream" => keys::MESSAGE_CHANNEL).set(lag as f64);
-            }
-            if let Some(pending) = number("pending") {
-                gauge!("stream_group_pending", "stream" => keys::MESSAGE_CHANNEL)
-                    .set(pending as f64);
-            }
+            queue.lag = number("lag");
+            queue.pending = number("pending");
         }
     }
-    handle.render()
+    queue
 }

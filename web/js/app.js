@@ -24,6 +24,7 @@ function showConnection(state, node) {
     online: 'online',
     reconnecting: 'reconnecting…',
     expired: 'session expired',
+    disconnected: 'disconnected by a moderator',
     offline: 'offline',
   };
   pill.textContent = words[state] ?? state;
@@ -136,6 +137,11 @@ class App {
         this.bot.merge();
       } else if (state === 'reconnecting') {
         showConnection('reconnecting');
+      } else if (state === 'closed' && info.error?.code === 'disconnected') {
+        // An operator's (close code 4003): the library does not reconnect.
+        showConnection('disconnected');
+        $('connection').title = `closed by the server: ${info.code}${info.reason ? ` ${info.reason}` : ''}`;
+        notify(describeError(info.error));
       } else if (state === 'closed' && info.error?.code !== 'session_expired') {
         showConnection('offline');
         notify(describeError(info.error));
@@ -350,6 +356,12 @@ async function boot(delayMs = 1000) {
       localStorage.removeItem(TOKEN_KEY);
       localStorage.removeItem(GAME_KEY);
       return askName();
+    }
+    if (error.code === 'disconnected') {
+      // Refused by an operator's ban: retrying would be refused the same way.
+      showConnection('disconnected');
+      notify(describeError(error));
+      return;
     }
     showConnection('offline');
     notify(`${describeError(error)} Retrying…`);

@@ -1,9 +1,13 @@
 // Chat logs: the game's chat (a library `Room`, `game:ID`) and the bot chat panel (the library's `client.bot`).
 // The library delivers each room message and each bot reply once, in order, across reconnects; these views
 // only draw them. The game's chat also mutes names (the session's list, kept by the server): their lines
-// leave the view, and the server sends no more of them.
+// leave the view, and the server sends no more of them. Operators may speak in it (as `system`) and delete a
+// line (`room.deleted`: it leaves the view).
 
 import { atEnd, clock, describeError, el, notify, scrollToEnd } from './ui.js';
+
+/** The sender of operators' messages: a name no user can take, never muted. */
+const SYSTEM = 'system';
 
 /** How long "NAME is typing…" stays without another indicator from NAME. */
 const TYPING_SHOWN_MS = 4_000;
@@ -78,6 +82,7 @@ export class RoomChat {
       room.on('message', (message) => this.add(message)),
       room.on('presence', () => this.membersChanged()),
       room.on('typing', ({ name }) => this.typingSeen(name)),
+      room.on('deleted', ({ id }) => this.remove(id)),
       room.on('rejoined', () => this.membersChanged()),
       room.on('unrecovered', () => notify('Some of this chat from while you were away could not be recovered.', 'info')),
     ];
@@ -131,8 +136,20 @@ export class RoomChat {
     if (stick) scrollToEnd(this.log);
   }
 
+  /** An operator deleted message `id`: its line leaves the log (the library has dropped it from the history). */
+  remove(id) {
+    for (const line of this.log.querySelectorAll('li')) if (line.dataset.id === id) line.remove();
+  }
+
   line(message) {
     const mine = message.from === this.myName;
+    if (message.from === SYSTEM) {
+      return el('li', { className: 'msg system', dataset: { id: message.id, from: message.from } },
+        el('div', { className: 'meta' },
+          el('span', { className: 'from', textContent: 'Moderator' }),
+          el('time', { dateTime: message.timestamp, textContent: clock(message.timestamp) })),
+        el('div', { className: 'text', textContent: message.text }));
+    }
     const mute = mine ? null : el('button', {
       className: 'mute ghost small', type: 'button', textContent: 'mute', dataset: { name: message.from },
       title: `Mute ${message.from}: hide their messages`, 'aria-label': `Mute ${message.from}`,

@@ -48,6 +48,8 @@ export function describeError(error) {
     case 'network':
     case 'connect_failed': return 'The server cannot be reached. Check your connection.';
     case 'too_many_sockets': return 'This session is open in too many tabs. Close some, then reload this page.';
+    case 'disconnected': return 'A moderator disconnected you. Reload the page to connect again (it works once any ban is over).';
+    case 'banned': return 'A moderator has banned this name for now. Try again later.';
     case 'closed': return 'The connection is closed. Reload the page to connect again.';
     default: return message.charAt(0).toUpperCase() + message.slice(1);
   }

@@ -27,6 +27,7 @@ const CLOSE = {
   POLICY: 1008, // missing, unknown or expired token: never retried
   TOO_BIG: 1009, // a frame too large to read
   TOO_MANY_SOCKETS: 4029, // the token's sockets on that node are at the limit
+  DISCONNECTED: 4003, // an operator disconnected this token or its name (and may have banned it): never retried
 };
 
 /** A connection open this long counts as stable: the backoff starts over when it drops. */
@@ -52,6 +53,8 @@ export async function connect(options = {}) {
  *   joined again and the missed messages delivered;
  * - `unrecovered` ({room, recovered: false, missed, target}): a room could not be recovered exactly after a reconnect;
  * - `expired` (error): the server no longer knows the token (close code 1008); the client is closed;
+ * - `disconnected` (error): an operator disconnected this session (close code 4003, also while a ban lasts);
+ *   the client is closed;
  * - `error` (error): an error not tied to a request of the caller (an `error` frame without a known `ref`, a
  *   failed rejoin);
  * - `muted` (names): the names this session mutes changed (`mute`, `unmute`, or the session document fetched
@@ -346,6 +349,14 @@ export class Client extends Emitter {
       this.emit('expired', error);
       return;
     }
+    if (code === CLOSE.DISCONNECTED) {
+      // An operator's decision: a reconnect would be refused the same way while a ban lasts, and undo the
+      // disconnect otherwise.
+      const error = new ClientError('disconnected', `an operator disconnected this session (4003${reason ? `: ${reason}` : ''})`);
+      this._terminate(error, { code, reason });
+      this.emit('disconnected', error);
+      return;
+    }
     if (code === CLOSE.TOO_MANY_SOCKETS) {
       // That node holds as many sockets of this token as it allows: try the others, but do not hammer them.
       this._refusedSockets += 1;
@@ -634,6 +645,9 @@ export class Client extends Emitter {
         return frame;
       case 'room.typing':
         this.rooms.get(frame.room)?._typing(frame);
+        return frame;
+      case 'room.deleted':
+        this.rooms.get(frame.room)?._deleted(frame);
         return frame;
       case 'bot.reply':
         this.bot._reply(frame);

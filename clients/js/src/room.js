@@ -18,6 +18,7 @@ export function roomMessage(frame) {
  * - `joined` ({room, members, history}): the first `room.joined` arrived (`history` and `members` are set).
  *   A game's chat is joined by the server with the game, after the game's state: its history and members
  *   come after `createGame`, `joinGame` or `quickMatch` has resolved, with this event;
+ * - `deleted` ({room, id}): an operator deleted message `id` (it has left `history`; later histories leave it out);
  * - `presence` ({room, joined} | {room, left}, with `members` after the change): someone arrived or left,
  *   including arrivals and departures that happened while the client was reconnecting;
  * - `rejoined` ({room, recovered, missed}): the room was joined again after a reconnect; `missed` messages
@@ -132,6 +133,14 @@ export class Room extends Emitter {
     this.members = [...members].sort();
     event.members = [...this.members];
     this.emit('presence', event);
+  }
+
+  /** A `room.deleted`: an operator deleted message `id`; it leaves the history (the last ID seen stays). */
+  _deleted(frame) {
+    if (this.left) return;
+    const index = this.history.findIndex((message) => message.id === frame.id);
+    if (index >= 0) this.history.splice(index, 1);
+    this.emit('deleted', { room: this.name, id: frame.id });
   }
 
   /** A `room.typing`: another member is typing. */

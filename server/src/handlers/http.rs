@@ -16,7 +16,7 @@ use common::{names, protocol::SessionDoc};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::{kpi, node::state::AppState, stats::Stats};
+use crate::{kpi, node::state::AppState, stats::Stats, stores::operations::Target};
 
 /// A request that could not be served.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +31,12 @@ pub enum ApiError {
     Unavailable,
     #[error("too many requests; retry in {0} ms")]
     RateLimited(u64),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("a valid operator key is needed: Authorization: Bearer KEY")]
+    Unauthorized,
+    #[error("this name is banned for now")]
+    Banned,
 }
 
 impl ApiError {
@@ -41,6 +47,9 @@ impl ApiError {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Banned => (StatusCode::FORBIDDEN, "banned"),
         }
     }
 }
@@ -121,7 +130,7 @@ pub async fn json_errors(request: Request, next: Next) -> Response {
     Response::from_parts(parts, axum::body::Body::from(body))
 }
 
-fn unavailable(e: impl std::fmt::Display) -> ApiError {
+pub(super) fn unavailable(e: impl std::fmt::Display) -> ApiError {
     tracing::warn!(error = %e, "redis request failed");
     ApiError::Unavailable
 }
@@ -139,7 +148,7 @@ struct NameBody {
 /// The client's IP: when the node trusts `X-Forwarded-For` (behind a load balancer), its
 /// last entry, the one the balancer wrote (earlier ones come from the client and could be
 /// anything); else the peer address.
-fn client_ip(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> String {
+pub(super) fn client_ip(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> String {
     let forwarded = state
         .config
         .trust_forwarded_for
@@ -174,6 +183,15 @@ pub async fn create_token(
             .unwrap_or_default(),
     };
     let name = names::validate(&raw).map_err(|why| ApiError::InvalidName(why.to_string()))?;
+    let banned = Target::Name(name.clone());
+    if state
+        .operations
+        .is_banned(&banned)
+        .await
+        .map_err(unavailable)?
+    {
+        return Err(ApiError::Banned);
+    }
     let ip = client_ip(&state, peer, &headers);
     if let Some(wait) = state.limits.new_token(&ip).await.map_err(unavailable)? {
         return Err(ApiError::RateLimited(wait));

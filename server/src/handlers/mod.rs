@@ -2,6 +2,7 @@
 //! and `/chat`. The top layer: it uses the node's state, stores and hub, and nothing below
 //! uses it.
 
+pub mod admin;
 pub mod bot_chat;
 pub mod games;
 pub mod http;

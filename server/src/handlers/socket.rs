@@ -34,7 +34,7 @@ use crate::{
     hub::Outbox,
     kpi::{self, SocketKind},
     metrics,
-    node::state::AppState,
+    node::{dispatch, state::AppState},
 };
 
 /// Frames queued for one client before it counts as too slow and is closed. Room for a
@@ -135,6 +135,15 @@ async fn serve(
             return;
         }
     };
+    match Box::pin(state.operations.socket_banned(&token, &profile.name)).await {
+        Ok(true) => {
+            let _ = sink.send(dispatch::operator_close()).await;
+            return;
+        }
+        Ok(false) => {}
+        // Without Redis no ban can be read: the socket is let in, as it would have been.
+        Err(e) => tracing::warn!(error = %e, "checking bans failed"),
+    }
     if let Err(e) = Box::pin(state.kpi.count(kpi::app_of(kind), &state.node_id)).await {
         tracing::warn!(error = %e, "counting the session in the KPIs failed");
     }

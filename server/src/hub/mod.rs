@@ -19,7 +19,7 @@ use std::{
 };
 
 use crate::kpi::SocketKind;
-use axum::extract::ws::Utf8Bytes;
+use axum::extract::ws::{Message, Utf8Bytes};
 use common::{
     game::model::Origin,
     protocol::{ChatMessage, ServerMsg},
@@ -458,6 +458,32 @@ impl Hub {
                 conn.outbox.send_text(frame.kind(), &text);
             }
         }
+    }
+
+    /// Sends `frame` to every follower of `channel`.
+    pub fn to_followers(&self, channel: &str, frame: &ServerMsg) {
+        let inner = self.lock();
+        let Some(members) = inner.channels.get(channel) else {
+            return;
+        };
+        let text: Utf8Bytes = frame.to_json().into();
+        for conn in members.keys().filter_map(|id| inner.conns.get(id)) {
+            conn.outbox.send_text(frame.kind(), &text);
+        }
+    }
+
+    /// Closes with `close` every socket of `token` (if given) and of `name` (if given);
+    /// returns how many.
+    pub fn close_sockets(&self, token: Option<&str>, name: Option<&str>, close: &Message) -> usize {
+        let inner = self.lock();
+        let mut closed = 0;
+        for conn in inner.conns.values() {
+            if token == Some(conn.token.as_str()) || name == Some(conn.name.as_str()) {
+                conn.outbox.send(close.clone());
+                closed += 1;
+            }
+        }
+        closed
     }
 
     /// Whether another local socket of `name` follows `channel` (presence is per name).

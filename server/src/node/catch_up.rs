@@ -142,4 +142,11 @@ fn deliver(state: &AppState, channel: &str, room: &str, event: RoomEvent) {
         };
         state.hub.presence(channel, &name, &frame, true);
     }
+    if let Some(id) = event.deleted {
+        let frame = ServerMsg::RoomDeleted {
+            room: room.to_string(),
+            id,
+        };
+        state.hub.to_followers(channel, &frame);
+    }
 }

@@ -8,21 +8,24 @@
 //! fetches from each game's document and each room's stream what changed meanwhile
 //! ([`catch_up`](super::catch_up) keeps room messages in order through that); the sockets'
 //! cursors drop what they have already seen. Every node also follows the news of muted
-//! names, and reads them again after a reconnect.
+//! names (and reads them again after a reconnect) and operators' disconnections.
 
 use std::collections::HashSet;
 
 use common::{
     game::model::{Game, Origin},
     keys,
-    protocol::ServerMsg,
+    protocol::{close, ServerMsg},
 };
 use fred::prelude::*;
 use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{catch_up, state::AppState};
-use crate::stores::{feeds::RoomEvent, users::MutedEvent};
+use crate::stores::{
+    feeds::RoomEvent,
+    users::{DisconnectEvent, MutedEvent},
+};
 use futures_util::StreamExt;
 
 /// Most subscription changes applied in one batch.
@@ -132,14 +135,42 @@ pub fn dispatch(state: &AppState, channel: &str, payload: &str) {
             Ok(event) => state.hub.set_muted(&event.token, event.muted),
             Err(e) => tracing::warn!(%channel, error = %e, "bad mute event"),
         }
+    } else if channel == keys::DISCONNECT_CHANNEL {
+        match serde_json::from_str::<DisconnectEvent>(payload) {
+            Ok(event) => {
+                let closed = state.hub.close_sockets(
+                    event.token.as_deref(),
+                    event.name.as_deref(),
+                    &operator_close(),
+                );
+                tracing::info!(closed, "sockets disconnected by an operator");
+            }
+            Err(e) => tracing::warn!(%channel, error = %e, "bad disconnect event"),
+        }
     }
 }
 
-/// Follows the news of muted names (every node does, from its start).
-pub async fn follow_mutes(state: &AppState) {
-    let channel = [keys::MUTES_CHANNEL.to_string()];
-    for (_, e) in state.bus.apply(&channel, &[]).await {
-        tracing::warn!(error = %e, "following muted names failed; retried at the next resync");
+/// The close frame of a socket an operator disconnected (or banned).
+pub fn operator_close() -> axum::extract::ws::Message {
+    axum::extract::ws::Message::Close(Some(axum::extract::ws::CloseFrame {
+        code: close::BY_OPERATOR,
+        reason: "disconnected by an operator".into(),
+    }))
+}
+
+/// The channels every node follows from its start, whatever its sockets follow.
+fn node_channels() -> [String; 2] {
+    [
+        keys::MUTES_CHANNEL.to_string(),
+        keys::DISCONNECT_CHANNEL.to_string(),
+    ]
+}
+
+/// Follows the news of muted names and of disconnections (every node does, from its
+/// start).
+pub async fn follow_users(state: &AppState) {
+    for (channel, e) in state.bus.apply(&node_channels(), &[]).await {
+        tracing::warn!(%channel, error = %e, "following a node channel failed; retried at the next resync");
     }
 }
 
@@ -191,7 +222,7 @@ async fn reload_mutes(state: &AppState) {
 /// delivered ([`catch_up::catch_up`]).
 pub async fn resync(state: AppState) {
     let mut channels = state.hub.channels();
-    channels.push(keys::MUTES_CHANNEL.to_string());
+    channels.extend(node_channels());
     for (channel, e) in state.bus.apply(&channels, &[]).await {
         tracing::warn!(%channel, error = %e, "re-subscribing failed");
     }

@@ -14,7 +14,7 @@ use crate::{
     kpi::Kpi,
     limits::Limits,
     stats::Stats,
-    stores::{bus::Bus, feeds::Feeds, rooms::Rooms},
+    stores::{bus::Bus, feeds::Feeds, operations::Operations, rooms::Rooms},
 };
 
 /// Shared state of one node; cheap to clone.
@@ -35,6 +35,10 @@ pub struct Inner {
     pub bus: Bus,
     /// What this node has delivered of each room channel, for filling gaps.
     pub feeds: Feeds,
+    /// What operators read and act on: live nodes, bans, the audit trail.
+    pub operations: Operations,
+    /// When this node started (epoch ms).
+    pub started_ms: i64,
     /// Rate limits per token and per client IP.
     pub limits: Limits,
     /// WebSocket session counts per app, node, day and hour.

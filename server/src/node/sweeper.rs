@@ -1,4 +1,5 @@
 //! Liveness that does not depend on any one node's memory. Every node:
+//! - tells operators it is alive (its heartbeat, with its sockets);
 //! - refreshes, for the players and room members it holds sockets of, their sign of life
 //!   in Redis (the game's `seen:TOKEN`, the room's presence expiry) and their deadline in
 //!   the shared indexes (`presence:seats`, `presence:rooms`);
@@ -17,6 +18,7 @@ use futures_util::StreamExt;
 use common::keys;
 
 use super::state::AppState;
+use crate::stores::operations;
 
 const SWEEP_EVERY: Duration = Duration::from_millis(500);
 const ROOM_REFRESH_EVERY: Duration = Duration::from_secs(10);
@@ -49,9 +51,16 @@ pub async fn run_heartbeat(state: AppState) {
     let abandon_ms = state.config.abandon_secs * 1000;
     let mut seats = tokio::time::interval(heartbeat_every(state.config.abandon_secs));
     let mut rooms_tick = tokio::time::interval(ROOM_REFRESH_EVERY);
+    let mut node_tick = tokio::time::interval(Duration::from_secs(operations::BEAT_EVERY_SECS));
     loop {
         tokio::select! {
             _ = state.shutdown.cancelled() => break,
+            _ = node_tick.tick() => {
+                let sockets = state.hub.sockets();
+                if let Err(e) = state.operations.beat(&state.node_id, sockets, state.started_ms).await {
+                    tracing::debug!(error = %e, "node heartbeat failed");
+                }
+            }
             _ = seats.tick() => {
                 let games = &state.games;
                 let beats = state.hub.seats().into_iter().map(|(game, token)| async move {

@@ -21,6 +21,9 @@ pub struct RoomEvent {
     /// A member typing (not stored, so never fetched again).
     #[serde(default)]
     pub typing: Option<String>,
+    /// A message an operator removed from the room's log.
+    #[serde(default)]
+    pub deleted: Option<String>,
 }
 
 impl RoomEvent {
@@ -32,6 +35,7 @@ impl RoomEvent {
             joined: None,
             left: None,
             typing: None,
+            deleted: None,
         }
     }
 

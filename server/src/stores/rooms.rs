@@ -70,14 +70,15 @@ impl Rooms {
         }
     }
 
-    /// Stores and publishes a message; returns its ID.
+    /// Stores and publishes a message; returns it as stored.
     pub async fn say(
         &self,
         room: &str,
         name: &str,
         text: &str,
         origin: &Origin,
-    ) -> Result<String, StoreError> {
+    ) -> Result<RoomMessage, StoreError> {
+        let timestamp = clock::now_rfc3339();
         let args = vec![
             self.publish.to_string(),
             keys::room_channel(room),
@@ -85,7 +86,7 @@ impl Rooms {
             room.to_string(),
             name.to_string(),
             text.to_string(),
-            clock::now_rfc3339(),
+            timestamp.clone(),
             keys::ROOM_LOG_MAXLEN.to_string(),
             if keys::is_game_room(room) {
                 keys::GAME_TTL_SECS
@@ -94,14 +95,21 @@ impl Rooms {
             }
             .to_string(),
         ];
-        Ok(self
+        let id: String = self
             .say
             .evalsha_with_reload(
                 &self.client,
                 vec![keys::room_log(room), keys::room_last(room)],
                 args,
             )
-            .await?)
+            .await?;
+        Ok(RoomMessage {
+            room: room.to_string(),
+            id,
+            from: name.to_string(),
+            text: text.to_string(),
+            timestamp,
+        })
     }
 
     async fn presence_op(
@@ -262,10 +270,24 @@ impl Rooms {
     /// Tells the room's followers on every node that `name` is typing: published only,
     /// never stored.
     pub async fn typing(&self, room: &str, name: &str) -> Result<(), StoreError> {
-        let (channel, event) = (
-            keys::room_channel(room),
-            serde_json::json!({ "typing": name }).to_string(),
-        );
+        self.tell(room, serde_json::json!({ "typing": name })).await
+    }
+
+    /// Removes message `id` from the room's log and tells the room's followers on every
+    /// node; `false` when the log has no such message.
+    pub async fn delete(&self, room: &str, id: &str) -> Result<bool, StoreError> {
+        let removed: i64 = self.client.xdel(keys::room_log(room), id).await?;
+        if removed == 0 {
+            return Ok(false);
+        }
+        self.tell(room, serde_json::json!({ "deleted": id }))
+            .await?;
+        Ok(true)
+    }
+
+    /// Publishes an event that is not stored on the room's channel.
+    async fn tell(&self, room: &str, event: serde_json::Value) -> Result<(), StoreError> {
+        let (channel, event) = (keys::room_channel(room), event.to_string());
         let _: i64 = if self.publish == "SPUBLISH" {
             self.client.spublish(channel, event).await?
         } else {

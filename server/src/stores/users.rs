@@ -1,5 +1,7 @@
-//! What the nodes tell each other about a token: its muted names changed, for every node
-//! holding sockets of it (on [`keys::MUTES_CHANNEL`], which every node follows).
+//! What the nodes tell each other about a token: its muted names changed (on
+//! [`keys::MUTES_CHANNEL`]), or an operator disconnects it or every token of a name (on
+//! [`keys::DISCONNECT_CHANNEL`]), for every node holding its sockets. Every node follows
+//! both channels.
 
 use common::{error::StoreError, keys};
 use fred::prelude::*;
@@ -10,6 +12,29 @@ use serde::{Deserialize, Serialize};
 pub struct MutedEvent {
     pub token: String,
     pub muted: Vec<String>,
+}
+
+/// An operator's disconnection: of one token, or of every token of a name.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DisconnectEvent {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+async fn announce(
+    client: &Client,
+    sharded: bool,
+    channel: &str,
+    event: String,
+) -> Result<(), StoreError> {
+    let _: i64 = if sharded {
+        client.spublish(channel, event).await?
+    } else {
+        client.publish(channel, event).await?
+    };
+    Ok(())
 }
 
 /// Tells every node that `token` has muted `muted` now.
@@ -23,10 +48,15 @@ pub async fn announce_muted(
         token: token.to_string(),
         muted: muted.to_vec(),
     })?;
-    let _: i64 = if sharded {
-        client.spublish(keys::MUTES_CHANNEL, event).await?
-    } else {
-        client.publish(keys::MUTES_CHANNEL, event).await?
-    };
-    Ok(())
+    announce(client, sharded, keys::MUTES_CHANNEL, event).await
+}
+
+/// Tells every node to close the sockets of `event`'s token or name.
+pub async fn announce_disconnect(
+    client: &Client,
+    sharded: bool,
+    event: &DisconnectEvent,
+) -> Result<(), StoreError> {
+    let event = serde_json::to_string(event)?;
+    announce(client, sharded, keys::DISCONNECT_CHANNEL, event).await
 }
