@@ -163,7 +163,10 @@ async fn a_system_message_a_deletion_and_a_banning_disconnect_act_on_both_nodes(
     for ws in [&mut alice, &mut bob] {
         let mut seen = ws.recv_type("room.message").await;
         seen.as_object_mut().unwrap().remove("type");
-        assert_eq!(seen, posted["message"], "the message as stored and answered");
+        assert_eq!(
+            seen, posted["message"],
+            "the message as stored and answered"
+        );
         assert_eq!(seen["from"], "system");
     }
 
