@@ -5,7 +5,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use e2e::{
-    players::{leaderboard_when, play, player, start_game},
+    players::{leaderboard_when, play, player, start_game, Player},
     refresh, two_nodes, Server, Ws,
 };
 use serde_json::{json, Value};
@@ -35,8 +35,19 @@ fn deadline(game: &Value) -> i64 {
     at
 }
 
-#[tokio::test]
-async fn a_player_who_never_moves_loses_on_time_and_the_result_counts_once() {
+/// Alice (X, on node A) and Bob (O, on node B) in a game between people that has just
+/// started on clocked nodes: its ID and its first deadline, as Bob sees it.
+struct Table {
+    _redis: e2e::Redis,
+    a: Server,
+    b: Server,
+    alice: Player,
+    bob: Player,
+    id: String,
+    deadline: i64,
+}
+
+async fn started_game() -> Table {
     let (_redis, a, b) = clocked_nodes().await;
     let mut alice = player(&a, "alice").await;
     let mut bob = player(&b, "bob").await;
@@ -44,7 +55,30 @@ async fn a_player_who_never_moves_loses_on_time_and_the_result_counts_once() {
     let started = bob
         .ask(json!({"type": "game.join", "game": id, "ref": "again"}))
         .await;
-    let at = deadline(&started["game"]);
+    let deadline = deadline(&started["game"]);
+    Table {
+        _redis,
+        a,
+        b,
+        alice,
+        bob,
+        id,
+        deadline,
+    }
+}
+
+#[tokio::test]
+async fn a_player_who_never_moves_loses_on_time_and_the_result_counts_once() {
+    // Every part is bound, so that the nodes and Redis live until the test ends.
+    let Table {
+        _redis,
+        a,
+        b,
+        mut alice,
+        mut bob,
+        id,
+        deadline: at,
+    } = started_game().await;
 
     // Alice (X, to move) does nothing.
     let ended = bob.state().await;
@@ -77,14 +111,15 @@ async fn a_player_who_never_moves_loses_on_time_and_the_result_counts_once() {
 
 #[tokio::test]
 async fn a_move_in_time_is_made_and_starts_a_new_clock() {
-    let (_redis, a, b) = clocked_nodes().await;
-    let mut alice = player(&a, "alice").await;
-    let mut bob = player(&b, "bob").await;
-    let id = start_game(&mut alice, &mut bob).await;
-    let first = bob
-        .ask(json!({"type": "game.join", "game": id, "ref": "again"}))
-        .await;
-    let first_deadline = deadline(&first["game"]);
+    let Table {
+        _redis,
+        a: _a,
+        b: _b,
+        mut alice,
+        mut bob,
+        id,
+        deadline: first_deadline,
+    } = started_game().await;
 
     // Alice moves 1.3 s into her 2 s, Bob 1.3 s into his: past the first deadline.
     tokio::time::sleep(Duration::from_millis(1_300)).await;
@@ -106,14 +141,15 @@ async fn a_move_in_time_is_made_and_starts_a_new_clock() {
 
 #[tokio::test]
 async fn the_clock_runs_out_while_the_node_of_the_player_to_move_is_dead() {
-    let (_redis, mut a, b) = clocked_nodes().await;
-    let mut alice = player(&a, "alice").await;
-    let mut bob = player(&b, "bob").await;
-    let id = start_game(&mut alice, &mut bob).await;
-    let started = bob
-        .ask(json!({"type": "game.join", "game": id, "ref": "again"}))
-        .await;
-    let at = deadline(&started["game"]);
+    let Table {
+        _redis,
+        mut a,
+        b: _b,
+        alice: _alice,
+        mut bob,
+        id: _,
+        deadline: at,
+    } = started_game().await;
     // Alice's node (which ran the change that started the clock) dies at once.
     a.proc.kill().await;
     let ended = bob.state().await;
