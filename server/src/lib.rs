@@ -4,15 +4,18 @@
 //! Its modules depend one way, from the top down (`scripts/check-modules.py` checks it):
 //!
 //! - [`handlers`]: what answers clients: [`http`](handlers::http) routes,
-//!   [`socket`](handlers::socket) (the life of one WebSocket), and the requests of
-//!   [`bot_chat`](handlers::bot_chat), [`games`](handlers::games) and
-//!   [`rooms`](handlers::rooms).
+//!   [`socket`](handlers::socket) (the life of one WebSocket), the requests of
+//!   [`bot_chat`](handlers::bot_chat), [`games`](handlers::games),
+//!   [`rooms`](handlers::rooms) and [`users`](handlers::users) (muting), and the
+//!   operators' [`admin`](handlers::admin) routes.
 //! - [`node`]: the [`state`](node::state) handlers share, the router of pub/sub events
 //!   ([`dispatch`](node::dispatch), [`catch_up`](node::catch_up) for room gaps), bot
 //!   replies from `response_channel` ([`delivery`](node::delivery)), and the
 //!   [`sweeper`](node::sweeper) (heartbeats, abandonment, dead nodes' presence).
-//! - [`stores`]: rooms in Redis, the pub/sub [`bus`](stores::bus), and the room
-//!   [`feeds`](stores::feeds) delivered so far.
+//! - [`stores`]: rooms in Redis, the pub/sub [`bus`](stores::bus), the room
+//!   [`feeds`](stores::feeds) delivered so far, the news of muted names and
+//!   disconnections between nodes ([`users`](stores::users)), and what operators read and
+//!   act on ([`operations`](stores::operations)).
 //! - [`hub`]: this node's sockets, and the games and rooms each follows (no Redis).
 //! - Leaves: [`config`], [`listen`] (accepting connections within bounds), [`limits`]
 //!   (rate limits), [`kpi`] (session counts), [`stats`] (frames per minute), [`metrics`]

@@ -115,12 +115,13 @@ pub async fn render(redis: &Client, sockets: usize, handle: &PrometheusHandle) -
     if redis.ping::<String>(None).await.is_ok() {
         histogram!("redis_command_latency_seconds").record(started.elapsed().as_secs_f64());
     }
-    for stream in [keys::MESSAGE_CHANNEL, keys::RESPONSE_CHANNEL] {
-        if let Ok(len) = redis.xlen::<u64, _>(stream).await {
-            gauge!("stream_length", "stream" => stream).set(len as f64);
-        }
+    if let Ok(len) = redis.xlen::<u64, _>(keys::RESPONSE_CHANNEL).await {
+        gauge!("stream_length", "stream" => keys::RESPONSE_CHANNEL).set(len as f64);
     }
     let queue = bot_queue(redis).await;
+    if let Some(len) = queue.length {
+        gauge!("stream_length", "stream" => keys::MESSAGE_CHANNEL).set(len as f64);
+    }
     if let Some(lag) = queue.lag {
         gauge!("stream_group_lag", "stream" => keys::MESSAGE_CHANNEL).set(lag as f64);
     }

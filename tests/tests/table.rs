@@ -67,6 +67,19 @@ async fn started_game() -> Table {
     }
 }
 
+/// The next state `player` sees: X lost on time, within 1.5 s of the deadline `at`.
+async fn timed_out_for_x(player: &mut Player, at: i64) -> Value {
+    let ended = player.state().await;
+    let late = now_ms() - at;
+    assert!(
+        (0..1_500).contains(&late),
+        "ended {late} ms after the deadline"
+    );
+    assert_eq!(ended["status"], "timeout", "{ended}");
+    assert_eq!(ended["winner"], "O");
+    ended
+}
+
 #[tokio::test]
 async fn a_player_who_never_moves_loses_on_time_and_the_result_counts_once() {
     // Every part is bound, so that the nodes and Redis live until the test ends.
@@ -81,14 +94,7 @@ async fn a_player_who_never_moves_loses_on_time_and_the_result_counts_once() {
     } = started_game().await;
 
     // Alice (X, to move) does nothing.
-    let ended = bob.state().await;
-    let late = now_ms() - at;
-    assert!(
-        (0..1_500).contains(&late),
-        "ended {late} ms after the deadline"
-    );
-    assert_eq!(ended["status"], "timeout", "{ended}");
-    assert_eq!(ended["winner"], "O");
+    let ended = timed_out_for_x(&mut bob, at).await;
     assert_eq!(ended["next"], Value::Null);
     assert!(ended.get("turn_deadline").is_none(), "{ended}");
     assert_eq!(alice.state().await, ended, "both players see it");
@@ -152,14 +158,7 @@ async fn the_clock_runs_out_while_the_node_of_the_player_to_move_is_dead() {
     } = started_game().await;
     // Alice's node (which ran the change that started the clock) dies at once.
     a.proc.kill().await;
-    let ended = bob.state().await;
-    let late = now_ms() - at;
-    assert!(
-        (0..1_500).contains(&late),
-        "ended {late} ms after the deadline"
-    );
-    assert_eq!(ended["status"], "timeout", "{ended}");
-    assert_eq!(ended["winner"], "O");
+    timed_out_for_x(&mut bob, at).await;
 }
 
 #[tokio::test]

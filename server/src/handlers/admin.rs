@@ -29,7 +29,7 @@ use crate::{
     stores::{
         operations::Target,
         rooms::{validate, MAX_TEXT_CHARS},
-        users::{self, DisconnectEvent},
+        users,
     },
 };
 
@@ -294,20 +294,11 @@ pub async fn disconnect(
             ))
         }
     };
-    let event = match &target {
-        Target::Token(token) => DisconnectEvent {
-            token: Some(token.clone()),
-            name: None,
-        },
-        Target::Name(name) => DisconnectEvent {
-            token: None,
-            name: Some(name.clone()),
-        },
-    };
-    users::announce_disconnect(&state.redis, state.bus.sharded, &event)
+    users::announce_disconnect(&state.redis, state.bus.sharded, &target)
         .await
         .map_err(unavailable)?;
-    let detail = json!({"token": event.token, "name": event.name, "ban_secs": request.ban_secs, "banned_until": banned_until});
+    let (token, name) = target.parts();
+    let detail = json!({"token": token, "name": name, "ban_secs": request.ban_secs, "banned_until": banned_until});
     record(&state, &who, "disconnect", detail).await;
     Ok(Json(json!({ "banned_until": banned_until })))
 }

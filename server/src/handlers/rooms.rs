@@ -64,7 +64,7 @@ pub async fn join(
         .and_then(|m| stream_position(&m.id))
         .or_else(|| since.filter(|_| recovered).and_then(stream_position));
     // Seen up to the last message all the same: muted ones are left out, not missing.
-    history.retain(|m| !state.hub.token_mutes(&peer.token, &m.from));
+    state.hub.drop_muted(&peer.token, &mut history);
     let answer = ServerMsg::RoomJoined {
         reference,
         room: room.to_string(),

@@ -10,7 +10,7 @@ use std::{
 
 use axum::{
     extract::{
-        ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade},
+        ws::{Message, WebSocket, WebSocketUpgrade},
         Query, State,
     },
     response::Response,
@@ -31,7 +31,7 @@ use super::{
     rooms, users,
 };
 use crate::{
-    hub::Outbox,
+    hub::{close_frame, Outbox},
     kpi::{self, SocketKind},
     metrics,
     node::{dispatch, state::AppState},
@@ -96,13 +96,6 @@ fn upgrade(
             let token = token.unwrap_or_default();
             tracker.track_future(serve(sink, stream, state, token, kind))
         })
-}
-
-fn close_frame(code: u16, reason: &str) -> Message {
-    Message::Close(Some(CloseFrame {
-        code,
-        reason: reason.into(),
-    }))
 }
 
 async fn serve(

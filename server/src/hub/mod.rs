@@ -22,7 +22,7 @@ use crate::kpi::SocketKind;
 use axum::extract::ws::{Message, Utf8Bytes};
 use common::{
     game::model::Origin,
-    protocol::{ChatMessage, ServerMsg},
+    protocol::{ChatMessage, RoomMessage, ServerMsg},
 };
 
 /// A position in a channel: a game's version, or a room stream ID as `ms << 64 | seq`.
@@ -86,16 +86,12 @@ struct Inner {
     muted: HashMap<String, HashSet<String>>,
 }
 
-impl Inner {
-    /// Whether socket `conn`'s token has muted `name`.
-    fn mutes(&self, conn: &Conn, name: &str) -> bool {
-        !self.muted.is_empty()
-            && self
-                .muted
-                .get(&conn.token)
-                .is_some_and(|names| names.contains(name))
-    }
+/// Whether `token` has muted `name`, by the names muted on this node (`Inner::muted`).
+fn mutes(muted: &HashMap<String, HashSet<String>>, token: &str, name: &str) -> bool {
+    !muted.is_empty() && muted.get(token).is_some_and(|names| names.contains(name))
+}
 
+impl Inner {
     /// Socket `id` and its place among the followers of `channel`, if it follows it.
     fn follower(&mut self, channel: &str, id: u64) -> Option<(&Conn, &mut Member)> {
         let conn = self.conns.get(&id)?;
@@ -233,12 +229,10 @@ impl Hub {
         }
     }
 
-    /// Whether `token` has muted `name`.
-    pub fn token_mutes(&self, token: &str, name: &str) -> bool {
-        self.lock()
-            .muted
-            .get(token)
-            .is_some_and(|names| names.contains(name))
+    /// Leaves out of `messages` those from names `token` has muted.
+    pub fn drop_muted(&self, token: &str, messages: &mut Vec<RoomMessage>) {
+        let inner = self.lock();
+        messages.retain(|m| !mutes(&inner.muted, token, &m.from));
     }
 
     /// Hands a bot reply to every socket of `token` on this node.
@@ -425,11 +419,9 @@ impl Hub {
         let mut plain_text: Option<Utf8Bytes> = None;
         for (id, member) in members.iter_mut() {
             let Some(conn) = conns.get(id) else { continue };
-            if let Some(from) = from.filter(|_| !muted.is_empty()) {
-                if muted.get(&conn.token).is_some_and(|m| m.contains(from)) {
-                    member.pass(position);
-                    continue;
-                }
+            if from.is_some_and(|from| mutes(muted, &conn.token, from)) {
+                member.pass(position);
+                continue;
             }
             let is_origin =
                 origin.is_some_and(|o| o.node == node && o.conn == *id && o.reference.is_some());
@@ -454,7 +446,7 @@ impl Hub {
         let text: Utf8Bytes = frame.to_json().into();
         for id in members.keys() {
             let to = inner.conns.get(id).filter(|c| c.name != name);
-            if let Some(conn) = to.filter(|c| !(mutable && inner.mutes(c, name))) {
+            if let Some(conn) = to.filter(|c| !(mutable && mutes(&inner.muted, &c.token, name))) {
                 conn.outbox.send_text(frame.kind(), &text);
             }
         }
@@ -518,4 +510,4 @@ mod seats;
 #[cfg(test)]
 mod tests;
 
-pub use outbox::Outbox;
+pub use outbox::{close_frame, Outbox};

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::ws::{Message, Utf8Bytes};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use common::protocol::ServerMsg;
 use tokio::sync::{mpsc, Notify};
 
@@ -17,6 +17,15 @@ pub struct Outbox {
     tx: mpsc::Sender<Box<Message>>,
     /// Notified when the queue is full: the writer then closes the socket as too slow.
     kick: Arc<Notify>,
+}
+
+/// A close frame with `code` and `reason`, to queue like any frame: the writer sends it
+/// and ends the socket.
+pub fn close_frame(code: u16, reason: &str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }))
 }
 
 impl Outbox {

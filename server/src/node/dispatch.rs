@@ -22,10 +22,8 @@ use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{catch_up, state::AppState};
-use crate::stores::{
-    feeds::RoomEvent,
-    users::{DisconnectEvent, MutedEvent},
-};
+use crate::hub::close_frame;
+use crate::stores::{feeds::RoomEvent, operations::Target, users::MutedEvent};
 use futures_util::StreamExt;
 
 /// Most subscription changes applied in one batch.
@@ -136,13 +134,10 @@ pub fn dispatch(state: &AppState, channel: &str, payload: &str) {
             Err(e) => tracing::warn!(%channel, error = %e, "bad mute event"),
         }
     } else if channel == keys::DISCONNECT_CHANNEL {
-        match serde_json::from_str::<DisconnectEvent>(payload) {
-            Ok(event) => {
-                let closed = state.hub.close_sockets(
-                    event.token.as_deref(),
-                    event.name.as_deref(),
-                    &operator_close(),
-                );
+        match serde_json::from_str::<Target>(payload) {
+            Ok(target) => {
+                let (token, name) = target.parts();
+                let closed = state.hub.close_sockets(token, name, &operator_close());
                 tracing::info!(closed, "sockets disconnected by an operator");
             }
             Err(e) => tracing::warn!(%channel, error = %e, "bad disconnect event"),
@@ -152,10 +147,7 @@ pub fn dispatch(state: &AppState, channel: &str, payload: &str) {
 
 /// The close frame of a socket an operator disconnected (or banned).
 pub fn operator_close() -> axum::extract::ws::Message {
-    axum::extract::ws::Message::Close(Some(axum::extract::ws::CloseFrame {
-        code: close::BY_OPERATOR,
-        reason: "disconnected by an operator".into(),
-    }))
+    close_frame(close::BY_OPERATOR, "disconnected by an operator")
 }
 
 /// The channels every node follows from its start, whatever its sockets follow.

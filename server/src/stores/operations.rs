@@ -6,19 +6,31 @@ use std::collections::{HashMap, HashSet};
 
 use common::{clock, error::StoreError, keys};
 use fred::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 /// How often a node beats, and how long after its last beat it counts as gone.
 pub const BEAT_EVERY_SECS: u64 = 5;
 const NODE_GONE_AFTER_MS: i64 = 3 * BEAT_EVERY_SECS as i64 * 1000;
 
-/// Whose sockets an operator acts on.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Whose sockets an operator acts on; as JSON `{"token":T}` or `{"name":N}` (how it is
+/// announced to the nodes).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Target {
     Token(String),
     /// Every token with this name.
     Name(String),
+}
+
+impl Target {
+    /// The token and the name it names (one of them).
+    pub fn parts(&self) -> (Option<&str>, Option<&str>) {
+        match self {
+            Target::Token(token) => (Some(token), None),
+            Target::Name(name) => (None, Some(name)),
+        }
+    }
 }
 
 /// One live node, as its last heartbeat said.

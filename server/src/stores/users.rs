@@ -7,20 +7,13 @@ use common::{error::StoreError, keys};
 use fred::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::operations::Target;
+
 /// A token's muted names, as they are now.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct MutedEvent {
     pub token: String,
     pub muted: Vec<String>,
-}
-
-/// An operator's disconnection: of one token, or of every token of a name.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct DisconnectEvent {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
 }
 
 async fn announce(
@@ -51,12 +44,12 @@ pub async fn announce_muted(
     announce(client, sharded, keys::MUTES_CHANNEL, event).await
 }
 
-/// Tells every node to close the sockets of `event`'s token or name.
+/// Tells every node to close the sockets of `target`.
 pub async fn announce_disconnect(
     client: &Client,
     sharded: bool,
-    event: &DisconnectEvent,
+    target: &Target,
 ) -> Result<(), StoreError> {
-    let event = serde_json::to_string(event)?;
+    let event = serde_json::to_string(target)?;
     announce(client, sharded, keys::DISCONNECT_CHANNEL, event).await
 }
