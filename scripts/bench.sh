@@ -13,6 +13,9 @@
 #   games, each pair starting a new game when one ends, moving at once; NEW_GAME_THINK_MS
 #   adds runs with that thinking time, default none),
 #   FANOUT (default "--rooms 20 --members 50 --rate 2"),
+#   SPREAD_SOCKETS (default 100000): the "spread" scenario's sockets, over six nodes (A, B
+#                and C–F on ports 3102–3105, started for it) with a seventh, spare node (G,
+#                3106) for those that come back after node F is killed
 #   SETTLE_SECS (default 35): after each moves and newgames run, how long to go on
 #   measuring Redis while the seats of the games whose sockets closed are swept (the nodes'
 #   ABANDON_SECS is 30), so that this work is counted with the run that caused it and not
@@ -25,7 +28,7 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 
 BENCH_REDIS="${BENCH_REDIS:-single}"
-SCENARIOS="${SCENARIOS:-bot idle moves newgames fanout}"
+SCENARIOS="${SCENARIOS:-bot idle moves newgames fanout spread}"
 GAMES="${GAMES:-1000}"
 THINK_MS="${THINK_MS:-0 150 250}"
 NEW_GAMES="${NEW_GAMES:-20 50 500}"
@@ -35,6 +38,7 @@ BOT_RATES="${BOT_RATES:-100 1000}"
 BOT_SECS="${BOT_SECS:-10}"
 SETTLE_SECS="${SETTLE_SECS:-35}"
 IDLE_SOCKETS="${IDLE_SOCKETS:-19900}"
+SPREAD_SOCKETS="${SPREAD_SOCKETS:-100000}"
 REDIS_PORT=6390
 A=3100
 B=3101
@@ -122,12 +126,19 @@ export MAX_CONNECTIONS_PER_IP=0
 # The idle scenario puts about 200 sockets on each of its tokens: no limit per token.
 export MAX_SOCKETS_PER_TOKEN=0
 
-NODE_ID=bench-a BIND_ADDR="127.0.0.1:$A" ./target/release/server & pids+=($!); pid_a=$!
-NODE_ID=bench-b BIND_ADDR="127.0.0.1:$B" ./target/release/server & pids+=($!); pid_b=$!
+# Nodes by name (A, B, and those a scenario adds) and their process IDs, for `measure`.
+node_names=() node_pids=()
+# Starts node NAME on PORT and waits until it answers.
+start_node() {
+  if in_use "$2"; then die "port $2 is in use"; fi
+  NODE_ID="bench-${1,,}" BIND_ADDR="127.0.0.1:$2" ./target/release/server & pids+=($!)
+  node_names+=("$1") node_pids+=($!)
+  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$2/health" >/dev/null && return; sleep 0.1; done
+  die "node $1 on port $2 did not start"
+}
+start_node A "$A"; pid_a="${node_pids[0]}"
+start_node B "$B"
 ./target/release/worker & pids+=($!); pid_worker=$!
-for port in $A $B; do
-  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
-done
 
 # CPU-seconds (user + system, all threads) the Redis on PORT has used since it started.
 redis_cpu() {
@@ -169,12 +180,13 @@ commands_between() {
 # where the rest of the machine's CPU went (the processes' user + system time; the machine's
 # busy time also holds the kernel's interrupt work and everything else running).
 measure() {
-  local name="$1" port t0 t1 secs load0 load1 a0 b0 w0 m0 m1 all0 all1 line
+  local name="$1" port t0 t1 secs load0 load1 w0 m0 m1 all0 all1 line i
   shift
-  local -A before=()
+  local -A before=() node0=()
   for port in "${masters[@]}" "${replicas[@]}"; do before[$port]="$(redis_cpu "$port")"; done
   for port in "${masters[@]}"; do redis_commands "$port"; done > "$DIR/commands0"
-  a0="$(proc_cpu "$pid_a")" b0="$(proc_cpu "$pid_b")" w0="$(proc_cpu "$pid_worker")"
+  for i in "${!node_pids[@]}"; do node0[$i]="$(proc_cpu "${node_pids[$i]}" 2>/dev/null || echo 0)"; done
+  w0="$(proc_cpu "$pid_worker")"
   children_cpu > "$DIR/load0"
   read -r m0 all0 <<< "$(machine_cpu)"
   t0="$(now)"
@@ -196,8 +208,11 @@ measure() {
     replica_cpu="$(awk -v t="$replica_cpu" -v c="$cpu" 'BEGIN { print t + c }')"
   done
   line="$name: cpu in $secs s: load tool $(awk -v a="$load0" -v b="$load1" 'BEGIN { printf "%.1f", b - a }') s"
-  line+=", node A $(awk -v a="$a0" -v b="$(proc_cpu "$pid_a")" 'BEGIN { printf "%.1f", b - a }') s"
-  line+=", node B $(awk -v a="$b0" -v b="$(proc_cpu "$pid_b")" 'BEGIN { printf "%.1f", b - a }') s"
+  for i in "${!node_pids[@]}"; do
+    # A node killed during the scenario counts as having spent nothing after its start.
+    cpu="$(proc_cpu "${node_pids[$i]}" 2>/dev/null || echo "${node0[$i]}")"
+    line+=", node ${node_names[$i]} $(awk -v a="${node0[$i]}" -v b="$cpu" 'BEGIN { printf "%.1f", b - a }') s"
+  done
   line+=", worker $(awk -v a="$w0" -v b="$(proc_cpu "$pid_worker")" 'BEGIN { printf "%.1f", b - a }') s"
   line+=", Redis masters $(awk -v t="$total" 'BEGIN { printf "%.1f", t }') s"
   if [ "${#replicas[@]}" -gt 0 ]; then
@@ -214,6 +229,63 @@ settle() {
   if [ "$SETTLE_SECS" -gt 0 ]; then
     measure "$1, then $SETTLE_SECS s while its seats are swept" sleep "$SETTLE_SECS"
   fi
+}
+
+# Resident memory of process PID in KiB.
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+# Sockets node on PORT holds (its ws_sockets_open gauge).
+sockets_on() { curl -fs "http://127.0.0.1:$1/metrics" | awk '/^ws_sockets_open / { print $2 }'; }
+
+# SPREAD_SOCKETS idle authenticated sockets over six nodes, from six load processes (each
+# may hold 20,000 files), from loopback addresses 127.0.0.10 on: each node's memory per
+# socket, Redis's work while they idle, then node F is killed and its sockets come back
+# on the others (the spare G among them), each with the page's jittered backoff.
+spread() {
+  local ports=("$A" "$B" 3102 3103 3104 3105) spare=3106 names=(A B C D E F) i k
+  for i in 2 3 4 5; do start_node "${names[$i]}" "${ports[$i]}"; done
+  start_node G "$spare"
+  local first="${#node_pids[@]}"
+  first=$((first - 7))
+  local urls="" rss0=() rss1=() held=() loaders=() per
+  for i in 0 1 2 3 4 5; do urls+="${urls:+,}http://127.0.0.1:${ports[$i]}"; done
+  sleep 1
+  for i in 0 1 2 3 4 5; do rss0[$i]="$(rss_kib "${node_pids[$((first + i))]}")"; done
+  per=$(( (SPREAD_SOCKETS + 5) / 6 ))
+  rm -f "$DIR"/ready* "$DIR"/hold*
+  for k in 0 1 2 3 4 5; do
+    ./target/release/load hold --nodes "$urls" --spare "http://127.0.0.1:$spare" \
+      --sockets "$per" --first-source $((10 + 2 * k)) --sources 2 \
+      --report "$DIR/hold$k" --ready "$DIR/ready$k" & loaders+=($!)
+  done
+  local t0 waited=0
+  t0="$(now)"
+  while [ "$(ls "$DIR"/ready* 2>/dev/null | wc -l)" -lt 6 ]; do
+    sleep 1; waited=$((waited + 1))
+    [ "$waited" -lt 900 ] || die "the load processes did not open their sockets in 900 s"
+  done
+  echo "spread: $(cat "$DIR"/ready* | awk '{ s += $1 } END { print s }') sockets open in $(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.0f", b - a }') s (tokens made first)"
+  sleep 3
+  local total_kib=0 total_sockets=0
+  for i in 0 1 2 3 4 5; do
+    rss1[$i]="$(rss_kib "${node_pids[$((first + i))]}")"
+    held[$i]="$(sockets_on "${ports[$i]}")"
+    echo "spread: node ${names[$i]}: ${held[$i]} sockets, RSS $((rss0[i] / 1024)) → $((rss1[i] / 1024)) MiB: $(awk -v a="${rss0[$i]}" -v b="${rss1[$i]}" -v n="${held[$i]}" 'BEGIN { printf "%.2f", (b - a) / n }') KiB per socket"
+    total_kib=$((total_kib + rss1[i] - rss0[i])) total_sockets=$((total_sockets + held[i]))
+  done
+  echo "spread: all six nodes: $total_sockets sockets, $(awk -v k="$total_kib" -v n="$total_sockets" 'BEGIN { printf "%.2f", k / n }') KiB per socket"
+  measure "spread, $total_sockets sockets idle for 30 s" sleep 30
+  local kill_ms
+  kill_ms="$(date +%s%3N)"
+  kill -KILL "${node_pids[$((first + 5))]}"
+  echo "spread: node F (${held[5]} sockets) killed at $kill_ms"
+  measure "spread, the 30 s after node F was killed" sleep 30
+  for i in 0 1 2 3 4; do echo -n "node ${names[$i]} $(sockets_on "${ports[$i]}"), "; done
+  echo "node G (spare) $(sockets_on "$spare") sockets"
+  kill -TERM "${loaders[@]}"
+  wait "${loaders[@]}" || true
+  ./target/release/load report --since-ms "$kill_ms" "$DIR"/hold?
+  for i in 2 3 4 6; do kill -TERM "${node_pids[$((first + i))]}" 2>/dev/null || true; done
+  node_names=("${node_names[@]:0:2}") node_pids=("${node_pids[@]:0:2}")
 }
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; open files per process: $(ulimit -n)"
@@ -248,6 +320,7 @@ for scenario in $SCENARIOS; do
       # shellcheck disable=SC2086
       measure fanout ./target/release/load fanout --a "http://127.0.0.1:$A" \
         --b "http://127.0.0.1:$B" $FANOUT ;;
+    spread) spread ;;
     *) echo "unknown scenario $scenario" >&2; exit 2 ;;
   esac
 done

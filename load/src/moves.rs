@@ -6,7 +6,6 @@
 
 use std::{
     collections::{HashMap, HashSet},
-    hash::{BuildHasher, RandomState},
     sync::{
         atomic::{AtomicBool, AtomicU64, Ordering},
         Arc, Mutex,
@@ -230,7 +229,7 @@ async fn act(
             if !shared.think.is_zero() {
                 // Between half and one and a half times the thinking time, at random, so
                 // that the games' moves spread over time instead of falling in step.
-                let draw = RandomState::new().hash_one((me, version)) as f64 / u64::MAX as f64;
+                let draw = stats::random_fraction((me, version));
                 tokio::time::sleep(shared.think.mul_f64(0.5 + draw)).await;
             }
             shared.pending.lock().unwrap().insert(

@@ -1,6 +1,14 @@
 //! Latency figures from a list of samples.
 
-use std::time::Duration;
+use std::{
+    hash::{BuildHasher, Hash, RandomState},
+    time::Duration,
+};
+
+/// A random number in [0, 1), drawn from `seed` and the process's random hash keys.
+pub fn random_fraction(seed: impl Hash) -> f64 {
+    RandomState::new().hash_one(seed) as f64 / u64::MAX as f64
+}
 
 /// The sample at quantile `q` of sorted, non-empty `samples`.
 fn at(samples: &[Duration], q: f64) -> Duration {

@@ -122,6 +122,7 @@ impl Node {
         dispatch::follow_users(&state).await;
         tokio::spawn(sweeper::run_heartbeat(state.clone()));
         tokio::spawn(sweeper::run_sweeper(state.clone()));
+        tokio::spawn(socket::run_keepalive(state.clone()));
         let flushing = state.clone();
         tokio::spawn(async move {
             stats::run_flush(&flushing.stats, &flushing.redis, &flushing.shutdown).await
@@ -176,10 +177,12 @@ impl Node {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let cancel = self.state.shutdown.clone();
+        let state = self.state.clone();
         let signal = async move {
             shutdown.await;
-            cancel.cancel();
+            state.shutdown.cancel();
+            let closed = state.hub.close_all(&handlers::socket::shutting_down());
+            tracing::info!(closed, "closing every socket");
         };
         let bounds = self.state.config.bounds();
         tracing::info!(

@@ -38,6 +38,23 @@ use crate::metrics;
 /// Open files kept for the process itself (Redis connections, logs, the listener).
 const OWN_FILES: usize = 64;
 
+/// Connections the kernel holds for the node before it accepts them (at most
+/// `net.core.somaxconn`). When a node dies, its clients come back on the others within a
+/// second or so: with the usual 1,024, the connections beyond it are dropped and their
+/// clients wait a second or more to send their SYN again.
+const ACCEPT_BACKLOG: u32 = 4096;
+
+/// A listener on `addr` with a backlog of [`ACCEPT_BACKLOG`].
+pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(ACCEPT_BACKLOG)
+}
+
 /// How many connections a node takes.
 #[derive(Clone, Debug)]
 pub struct Bounds {

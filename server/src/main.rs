@@ -24,7 +24,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let listener = match tokio::net::TcpListener::bind(bind_addr).await {
+    let listener = match server::listen::bind(bind_addr) {
         Ok(listener) => listener,
         Err(e) => {
             eprintln!("server: cannot listen on {bind_addr}: {e}");

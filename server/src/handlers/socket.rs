@@ -1,10 +1,15 @@
 //! The life of one WebSocket, for `/chat` and `/ws` alike: the token check, a reader and a
-//! writer task joined with `select!`, a bounded outbound queue, pings every 25 s, a close
-//! after 60 s of silence, and a close with 1001 when the node shuts down.
+//! writer joined with `select!` in the socket's one task, a bounded outbound queue, pings
+//! every 25 s, a close after 60 s of silence, and a close with 1001 when the node shuts
+//! down.
+//!
+//! Every socket pays for its task while it is open, so the task holds little: the steps
+//! that run once or only while a frame is handled are boxed, the node's one keepalive
+//! timer pings the sockets and closes the silent ones, and the read buffer is small.
 
 use std::{
     pin::pin,
-    sync::Arc,
+    sync::atomic::{AtomicBool, Ordering},
     time::{Duration, Instant},
 };
 
@@ -21,8 +26,6 @@ use futures_util::{
     SinkExt, StreamExt,
 };
 use serde::Deserialize;
-use tokio::sync::{mpsc, Notify};
-use tokio_util::sync::CancellationToken;
 
 use super::{
     bot_chat::{self, SayError},
@@ -31,7 +34,7 @@ use super::{
     rooms, users,
 };
 use crate::{
-    hub::{close_frame, Outbox},
+    hub::{close_frame, now_ms, Frames, Outbox, Refused},
     kpi::{self, SocketKind},
     metrics,
     node::{dispatch, state::AppState},
@@ -44,11 +47,16 @@ use crate::{
 const OUTBOX_CAPACITY: usize = 256;
 const PING_EVERY: Duration = Duration::from_secs(25);
 const IDLE_LIMIT: Duration = Duration::from_secs(60);
+/// How often the node's keepalive runs ([`run_keepalive`]): a silent socket is closed at
+/// most this long after its 60 s.
+const KEEPALIVE_EVERY: Duration = Duration::from_secs(1);
 /// How long a close frame may take to go out (behind what the client has not read yet)
 /// before the connection is dropped anyway.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
-/// Small read buffers keep idle sockets cheap; the buffer grows for larger frames.
-const READ_BUFFER: usize = 1024;
+/// Small read buffers keep idle sockets cheap: a request is a frame of a few dozen to a
+/// few hundred bytes. The buffer grows for a larger frame, which is then read in several
+/// calls of this size.
+const READ_BUFFER: usize = 256;
 /// Frames up to this many times `MAX_FRAME_BYTES` are read and refused with `too_large`;
 /// larger ones cannot be read and close the socket with 1009.
 const READABLE_FACTOR: usize = 4;
@@ -105,55 +113,115 @@ async fn serve(
     token: String,
     kind: SocketKind,
 ) {
-    if token.is_empty() {
-        let _ = sink.send(close_frame(close::POLICY, "missing token")).await;
+    // Boxed: what letting the socket in needs (Redis reads, a refusal's close frame)
+    // exists only until then, not in every idle socket's task.
+    let Some(Admitted {
+        id,
+        name,
+        outbox,
+        frames,
+    }) = Box::pin(admit(&mut sink, &state, &token, kind)).await
+    else {
         return;
-    }
-    let profile = match Box::pin(state.sessions.profile(&token)).await {
-        Ok(Some(profile)) => profile,
-        Ok(None) => {
-            let _ = sink
-                .send(close_frame(close::POLICY, "unknown or expired token"))
-                .await;
-            return;
+    };
+    let peer = Peer {
+        state: &state,
+        id,
+        token,
+        name,
+        kind,
+        outbox,
+        typed: Default::default(),
+    };
+    let reading = Reading::default();
+    let mut writer = pin!(write_loop(sink, frames));
+    let mut reader = pin!(read_loop(stream, &peer, &reading));
+    tokio::select! {
+        closing = &mut reader => {
+            if let Some(frame) = closing {
+                // Let the writer flush what is queued and the close frame, briefly.
+                peer.outbox.send(frame);
+                let _ = Box::pin(tokio::time::timeout(Duration::from_secs(1), &mut writer)).await;
+            }
         }
+        _ = &mut writer => {
+            // The socket is closing (the node shuts down, the client is too slow or
+            // silent): a request being handled is finished, never cut half-way (a
+            // message stored but not queued for the bot), and no further frame is read.
+            if reading.handling.load(Ordering::Relaxed) {
+                reading.stopping.store(true, Ordering::Relaxed);
+                reader.await;
+            }
+        }
+    }
+    Box::pin(clean_up(&peer)).await;
+}
+
+/// A socket let in: its ID on this node, its user's name and its outbound queue.
+struct Admitted {
+    id: u64,
+    name: String,
+    outbox: Outbox,
+    frames: Frames,
+}
+
+/// Lets the socket in (see [`let_in`]), or sends it the close frame that says why not.
+async fn admit(
+    sink: &mut SplitSink<WebSocket, Message>,
+    state: &AppState,
+    token: &str,
+    kind: SocketKind,
+) -> Option<Admitted> {
+    match let_in(state, token, kind).await {
+        Ok(admitted) => Some(admitted),
+        Err(refusal) => {
+            let _ = sink.send(refusal).await;
+            None
+        }
+    }
+}
+
+/// Checks the token and the bans, counts the session and registers the socket, which is
+/// sent its `hello`; or returns the close frame of its refusal.
+async fn let_in(state: &AppState, token: &str, kind: SocketKind) -> Result<Admitted, Message> {
+    if token.is_empty() {
+        return Err(close_frame(close::POLICY, "missing token"));
+    }
+    let profile = match state.sessions.profile(token).await {
+        Ok(Some(profile)) => profile,
+        Ok(None) => return Err(close_frame(close::POLICY, "unknown or expired token")),
         Err(e) => {
             tracing::warn!(error = %e, "token check failed");
-            let _ = sink
-                .send(close_frame(
-                    close::UNAVAILABLE,
-                    "service unavailable, retry",
-                ))
-                .await;
-            return;
+            return Err(close_frame(
+                close::UNAVAILABLE,
+                "service unavailable, retry",
+            ));
         }
     };
-    match Box::pin(state.operations.socket_banned(&token, &profile.name)).await {
-        Ok(true) => {
-            let _ = sink.send(dispatch::operator_close()).await;
-            return;
-        }
+    match state.operations.socket_banned(token, &profile.name).await {
+        Ok(true) => return Err(dispatch::operator_close()),
         Ok(false) => {}
         // Without Redis no ban can be read: the socket is let in, as it would have been.
         Err(e) => tracing::warn!(error = %e, "checking bans failed"),
     }
-    if let Err(e) = Box::pin(state.kpi.count(kpi::app_of(kind), &state.node_id)).await {
+    if let Err(e) = state.kpi.count(kpi::app_of(kind), &state.node_id).await {
         tracing::warn!(error = %e, "counting the session in the KPIs failed");
     }
-    let (outbox, rx, kick) = Outbox::new(OUTBOX_CAPACITY);
+    let (outbox, frames) = Outbox::new(OUTBOX_CAPACITY);
     let most = state.config.max_sockets_per_token;
-    let Some(id) = state
+    let id = match state
         .hub
-        .register(&token, &profile.name, kind, outbox.clone(), most)
-    else {
-        let reason = format!("this token already has {most} sockets on this node");
-        let _ = sink
-            .send(close_frame(close::TOO_MANY_SOCKETS, &reason))
-            .await;
-        return;
+        .register(token, &profile.name, kind, outbox.clone(), most)
+    {
+        Ok(id) => id,
+        Err(Refused::TooMany) => {
+            let reason = format!("this token already has {most} sockets on this node");
+            return Err(close_frame(close::TOO_MANY_SOCKETS, &reason));
+        }
+        Err(Refused::ShuttingDown) => return Err(shutting_down()),
     };
     if !profile.muted.is_empty() {
-        state.hub.set_muted(&token, profile.muted);
+        state.hub.set_muted(token, profile.muted);
     }
     if kind == SocketKind::Ws {
         outbox.send_json(&ServerMsg::Hello {
@@ -162,35 +230,43 @@ async fn serve(
             session_start: profile.session_start,
         });
     }
-    let peer = Peer {
-        state: &state,
+    Ok(Admitted {
         id,
-        token,
         name: profile.name,
-        kind,
-        outbox: outbox.clone(),
-        typed: Default::default(),
-    };
-    let mut writer = pin!(write_loop(sink, rx, kick, &state));
-    let stop_reading = CancellationToken::new();
-    let mut reader = pin!(read_loop(stream, &peer, &stop_reading));
-    tokio::select! {
-        closing = &mut reader => {
-            if let Some(frame) = closing {
-                // Let the writer flush what is queued and the close frame, briefly.
-                outbox.send(frame);
-                let _ = tokio::time::timeout(Duration::from_secs(1), &mut writer).await;
+        outbox,
+        frames,
+    })
+}
+
+/// The close frame of every socket when the node shuts down.
+pub fn shutting_down() -> Message {
+    close_frame(close::GOING_AWAY, "server shutting down")
+}
+
+/// Whether a socket's reader handles a frame, and whether it must stop after it (its
+/// writer ended). Reader and writer run in the socket's one task: relaxed atomics suffice
+/// (they only make the flags `Sync`).
+#[derive(Default)]
+struct Reading {
+    handling: AtomicBool,
+    stopping: AtomicBool,
+}
+
+/// Every second, closes this node's sockets that were silent for 60 s and pings a 25th
+/// of them (each every 25 s), until the node stops: one timer for the node instead of
+/// one per socket.
+pub async fn run_keepalive(state: AppState) {
+    let mut tick = tokio::time::interval(KEEPALIVE_EVERY);
+    let idle_ms = IDLE_LIMIT.as_millis() as u64;
+    let ping_turns = PING_EVERY.as_secs() / KEEPALIVE_EVERY.as_secs();
+    for turn in 0.. {
+        tokio::select! {
+            _ = state.shutdown.cancelled() => break,
+            _ = tick.tick() => {
+                state.hub.keepalive(now_ms(), idle_ms, turn, ping_turns);
             }
         }
-        _ = &mut writer => {
-            // The socket is closing (the node shuts down, the client is too slow): the
-            // request being handled is finished, never cut half-way (a message stored
-            // but not queued for the bot), and no further frame is read.
-            stop_reading.cancel();
-            reader.await;
-        }
     }
-    Box::pin(clean_up(&peer)).await;
 }
 
 /// What a closed socket leaves in Redis: presence in its rooms, its place in the
@@ -216,39 +292,23 @@ async fn clean_up(peer: &Peer<'_>) {
     }
 }
 
-async fn write_loop(
-    mut sink: SplitSink<WebSocket, Message>,
-    mut rx: mpsc::Receiver<Box<Message>>,
-    kick: Arc<Notify>,
-    state: &AppState,
-) {
-    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+/// Sends what is queued (the node's pings among it), and the close frame: queued, or one
+/// that goes first (the node shuts down, the client cannot keep up or was silent).
+async fn write_loop(mut sink: SplitSink<WebSocket, Message>, mut frames: Frames) {
     loop {
-        let msg = tokio::select! {
-            biased;
-            _ = state.shutdown.cancelled() => close_frame(close::GOING_AWAY, "server shutting down"),
-            _ = kick.notified() => close_frame(close::SLOW, "client too slow"),
-            msg = rx.recv() => match msg {
-                Some(msg) => *msg,
-                None => return,
-            },
-            _ = ping.tick() => Message::Ping(Default::default()),
-        };
+        let msg = frames.next().await;
         if let Message::Close(frame) = &msg {
             metrics::closed(frame.as_ref().map_or(1005, |f| f.code));
             // A client that cannot keep up may not read its close frame either: do not
             // wait for it longer than briefly.
-            let _ = tokio::time::timeout(CLOSE_WAIT, sink.send(msg)).await;
+            let _ = Box::pin(tokio::time::timeout(CLOSE_WAIT, sink.send(msg))).await;
             return;
         }
-        // A send waits while the client does not read; the kick must get through then too.
+        // A send waits while the client does not read; a close that goes first must get
+        // through then too: the next turn takes it.
         let sent = tokio::select! {
             biased;
-            _ = kick.notified() => {
-                kick.notify_one();
-                continue;
-            }
-            _ = state.shutdown.cancelled() => continue,
+            () = frames.closing() => continue,
             sent = sink.send(msg) => sent,
         };
         if sent.is_err() {
@@ -258,24 +318,17 @@ async fn write_loop(
 }
 
 /// Reads frames until the client leaves; returns the close frame to send, if any.
-/// Stops before reading another frame once `stop` is cancelled, never while a frame is
-/// handled.
+/// Stops after the frame being handled once the writer ended, never while one is handled.
 async fn read_loop(
     mut stream: SplitStream<WebSocket>,
     client: &Peer<'_>,
-    stop: &CancellationToken,
+    reading: &Reading,
 ) -> Option<Message> {
-    loop {
-        let next = tokio::select! {
-            biased;
-            _ = stop.cancelled() => return None,
-            next = tokio::time::timeout(IDLE_LIMIT, stream.next()) => next,
-        };
+    while let Some(next) = stream.next().await {
+        client.outbox.touch();
         let frame = match next {
-            Err(_) => return Some(close_frame(close::IDLE, "no traffic for 60 s")),
-            Ok(None) => return None,
-            Ok(Some(Err(e))) => return closing_for(e),
-            Ok(Some(Ok(frame))) => frame,
+            Err(e) => return closing_for(e),
+            Ok(frame) => frame,
         };
         let text = match frame {
             Message::Text(text) => text,
@@ -295,10 +348,17 @@ async fn read_loop(
         };
         // Boxed: the handler's state is large and only exists while a frame is handled,
         // so it should not be part of every idle socket's task.
-        if let Some(closing) = Box::pin(handle_frame(client, text.as_str())).await {
-            return Some(closing);
+        reading.handling.store(true, Ordering::Relaxed);
+        let closing = Box::pin(handle_frame(client, text.as_str())).await;
+        reading.handling.store(false, Ordering::Relaxed);
+        if closing.is_some() {
+            return closing;
+        }
+        if reading.stopping.load(Ordering::Relaxed) {
+            return None;
         }
     }
+    None
 }
 
 /// The close frame for a socket whose frame could not be read, by the kind of error: 1009

@@ -22,7 +22,7 @@ use crate::kpi::SocketKind;
 use axum::extract::ws::{Message, Utf8Bytes};
 use common::{
     game::model::Origin,
-    protocol::{ChatMessage, RoomMessage, ServerMsg},
+    protocol::{close, ChatMessage, RoomMessage, ServerMsg},
 };
 
 /// A position in a channel: a game's version, or a room stream ID as `ms << 64 | seq`.
@@ -84,6 +84,8 @@ struct Inner {
     held_replies: HashMap<u64, Vec<Utf8Bytes>>,
     /// Names muted by tokens with sockets here (only tokens that muted some).
     muted: HashMap<String, HashSet<String>>,
+    /// The node shuts down: every socket was closed and no new one is let in.
+    closing: bool,
 }
 
 /// Whether `token` has muted `name`, by the names muted on this node (`Inner::muted`).
@@ -107,6 +109,15 @@ pub struct Hub {
     inner: Mutex<Inner>,
 }
 
+/// Why a socket is not registered.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// Its token holds as many sockets on this node as allowed.
+    TooMany,
+    /// The node shuts down.
+    ShuttingDown,
+}
+
 /// What a closed socket leaves behind for its task to clean up in Redis.
 #[derive(Default)]
 pub struct Leftovers {
@@ -125,8 +136,8 @@ impl Hub {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Adds a socket; returns its ID on this node, or `None` when `token` already holds
-    /// `most` sockets here.
+    /// Adds a socket; returns its ID on this node, or why it is refused: `token` already
+    /// holds `most` sockets here, or the node shuts down.
     pub fn register(
         &self,
         token: &str,
@@ -134,15 +145,18 @@ impl Hub {
         kind: SocketKind,
         outbox: Outbox,
         most: usize,
-    ) -> Option<u64> {
+    ) -> Result<u64, Refused> {
         let mut inner = self.lock();
+        if inner.closing {
+            return Err(Refused::ShuttingDown);
+        }
         if most > 0
             && inner
                 .by_token
                 .get(token)
                 .is_some_and(|ids| ids.len() >= most)
         {
-            return None;
+            return Err(Refused::TooMany);
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         inner.conns.insert(
@@ -162,7 +176,38 @@ impl Hub {
             .entry(token.to_string())
             .or_default()
             .push(id);
-        Some(id)
+        Ok(id)
+    }
+
+    /// Closes every socket with `close`, before what is queued for it, and lets no new
+    /// one in: the node shuts down. Returns how many.
+    pub fn close_all(&self, close: &Message) -> usize {
+        let mut inner = self.lock();
+        inner.closing = true;
+        for conn in inner.conns.values() {
+            conn.outbox.close_now(close.clone());
+        }
+        inner.conns.len()
+    }
+
+    /// One turn of the node's keepalive, run every second: a socket silent for `idle_ms`
+    /// (at `now_ms`, see [`outbox::now_ms`]) is closed with 4000; one socket in
+    /// `ping_turns` (by its ID, a different share at each `turn`) is sent a ping, so each
+    /// is pinged every `ping_turns` turns and the pings spread over them. Returns how
+    /// many were closed.
+    pub fn keepalive(&self, now_ms: u64, idle_ms: u64, turn: u64, ping_turns: u64) -> usize {
+        let inner = self.lock();
+        let mut closed = 0;
+        for (id, conn) in &inner.conns {
+            if now_ms.saturating_sub(conn.outbox.last_read_ms()) >= idle_ms {
+                let reason = format!("no traffic for {} s", idle_ms / 1000);
+                conn.outbox.close_now(close_frame(close::IDLE, &reason));
+                closed += 1;
+            } else if id % ping_turns.max(1) == turn % ping_turns.max(1) {
+                conn.outbox.send(Message::Ping(Default::default()));
+            }
+        }
+        closed
     }
 
     /// How many of `channels` socket `id` follows (those `counts`).
@@ -510,4 +555,4 @@ mod seats;
 #[cfg(test)]
 mod tests;
 
-pub use outbox::{close_frame, Outbox};
+pub use outbox::{close_frame, now_ms, Frames, Outbox};

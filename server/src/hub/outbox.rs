@@ -1,22 +1,62 @@
 //! One socket's bounded outbound queue: frames are queued without waiting, and a full
 //! queue closes the socket as too slow.
+//!
+//! Every socket has one, idle or not, so it is kept small: a `VecDeque` that holds no
+//! memory while it is empty, behind a lock that is only held to push or pop, and one
+//! `Notify` that wakes the writer. (A tokio channel costs about 800 bytes per socket even
+//! when empty: its slots are allocated up front and its fields padded to cache lines.)
+//! It also notes when the client last sent a frame, for the node's keepalive
+//! ([`super::Hub::keepalive`]), so that no socket needs a timer of its own.
 
-use std::sync::Arc;
+use std::{
+    collections::VecDeque,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, LazyLock, Mutex,
+    },
+    time::Instant,
+};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
-use common::protocol::ServerMsg;
-use tokio::sync::{mpsc, Notify};
+use common::protocol::{close, ServerMsg};
+use tokio::sync::Notify;
 
 use crate::metrics;
 
 /// The sending half of one socket's bounded outbound queue.
 #[derive(Clone)]
 pub struct Outbox {
-    /// Boxed frames: the channel allocates its slots up front, and a pointer per slot
-    /// keeps an idle socket's queue small.
-    tx: mpsc::Sender<Box<Message>>,
-    /// Notified when the queue is full: the writer then closes the socket as too slow.
-    kick: Arc<Notify>,
+    shared: Arc<Shared>,
+}
+
+/// The writer's half: takes the frames out in order.
+pub struct Frames {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    queue: Mutex<Queue>,
+    /// Notified when there is something for the writer: a frame or a close.
+    ready: Notify,
+    /// When the client last sent a frame (a pong too), in [`now_ms`].
+    last_read_ms: AtomicU64,
+}
+
+/// Milliseconds since this process started using the clock: a monotonic time that fits
+/// an atomic.
+pub fn now_ms() -> u64 {
+    static START: LazyLock<Instant> = LazyLock::new(Instant::now);
+    START.elapsed().as_millis() as u64
+}
+
+struct Queue {
+    frames: VecDeque<Message>,
+    capacity: usize,
+    /// A close frame that goes out before anything still queued: the node shuts down, or
+    /// the queue overflowed (the client cannot keep up).
+    closing: Option<Message>,
+    /// The writer is gone: frames are dropped.
+    closed: bool,
 }
 
 /// A close frame with `code` and `reason`, to queue like any frame: the writer sends it
@@ -28,26 +68,72 @@ pub fn close_frame(code: u16, reason: &str) -> Message {
     }))
 }
 
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        // Each change under the lock is one push or pop: the queue stays consistent.
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 impl Outbox {
-    pub fn new(capacity: usize) -> (Outbox, mpsc::Receiver<Box<Message>>, Arc<Notify>) {
-        let (tx, rx) = mpsc::channel(capacity);
-        let kick = Arc::new(Notify::new());
+    /// A queue of at most `capacity` frames: its sending and its writer's half.
+    pub fn new(capacity: usize) -> (Outbox, Frames) {
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue {
+                frames: VecDeque::new(),
+                capacity,
+                closing: None,
+                closed: false,
+            }),
+            ready: Notify::new(),
+            last_read_ms: AtomicU64::new(now_ms()),
+        });
         (
             Outbox {
-                tx,
-                kick: kick.clone(),
+                shared: shared.clone(),
             },
-            rx,
-            kick,
+            Frames { shared },
         )
     }
 
     /// Queues a frame without waiting. A full queue means the client cannot keep up:
     /// the socket is closed rather than left to grow memory.
     pub fn send(&self, msg: Message) {
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(Box::new(msg)) {
-            self.kick.notify_one();
+        {
+            let mut queue = self.shared.lock();
+            if queue.closed || queue.closing.is_some() {
+                return;
+            }
+            if queue.frames.len() >= queue.capacity {
+                queue.closing = Some(close_frame(close::SLOW, "client too slow"));
+            } else {
+                queue.frames.push_back(msg);
+            }
         }
+        self.shared.ready.notify_one();
+    }
+
+    /// Closes the socket with `frame` before anything still queued (the first such close
+    /// wins).
+    pub fn close_now(&self, frame: Message) {
+        {
+            let mut queue = self.shared.lock();
+            if queue.closed || queue.closing.is_some() {
+                return;
+            }
+            queue.closing = Some(frame);
+        }
+        self.shared.ready.notify_one();
+    }
+
+    /// Notes that the client sent a frame now.
+    pub fn touch(&self) {
+        self.shared.last_read_ms.store(now_ms(), Ordering::Relaxed);
+    }
+
+    /// When the client last sent a frame, in [`now_ms`].
+    pub fn last_read_ms(&self) -> u64 {
+        self.shared.last_read_ms.load(Ordering::Relaxed)
     }
 
     pub fn send_json(&self, msg: &ServerMsg) {
@@ -60,5 +146,56 @@ impl Outbox {
     pub(super) fn send_text(&self, kind: &'static str, text: &Utf8Bytes) {
         metrics::frame_out(kind);
         self.send(Message::Text(text.clone()));
+    }
+}
+
+impl Frames {
+    /// The next frame to send, waiting for one; a close of [`Outbox::close_now`] comes
+    /// before what is still queued.
+    pub async fn next(&mut self) -> Message {
+        loop {
+            // A notification that comes between the check and the wait is kept by
+            // `notify_one` for the next wait: nothing is missed.
+            if let Some(next) = self.try_next() {
+                return next;
+            }
+            self.shared.ready.notified().await;
+        }
+    }
+
+    /// The next frame to send, if there is one.
+    pub fn try_next(&mut self) -> Option<Message> {
+        let mut queue = self.shared.lock();
+        if let Some(frame) = queue.closing.take() {
+            // Nothing more goes out after a close.
+            queue.closed = true;
+            queue.frames = VecDeque::new();
+            return Some(frame);
+        }
+        let frame = queue.frames.pop_front()?;
+        if queue.frames.is_empty() {
+            // An idle socket keeps no room for frames.
+            queue.frames = VecDeque::new();
+        }
+        Some(frame)
+    }
+
+    /// Resolves once a close of [`Outbox::close_now`] (or an overflow) waits: for a send
+    /// that waits on a client that does not read.
+    pub async fn closing(&self) {
+        loop {
+            if self.shared.lock().closing.is_some() {
+                return;
+            }
+            self.shared.ready.notified().await;
+        }
+    }
+}
+
+impl Drop for Frames {
+    fn drop(&mut self) {
+        let mut queue = self.shared.lock();
+        queue.closed = true;
+        queue.frames = VecDeque::new();
     }
 }

@@ -2,32 +2,30 @@
 //! holding back while a socket joins, the requester's own copy with its ref, its own
 //! answer before the pub/sub copy, and a bot reply after the ack.
 
+use super::*;
 use axum::extract::ws::Message;
 use common::{
     game::model::Origin,
     protocol::{ChatMessage, RoomMessage, ServerMsg, Source},
 };
 use serde_json::Value;
-use tokio::sync::mpsc;
-
-use super::*;
 
 const ROOM: &str = "room:{lobby}:events";
 
 /// A socket registered on `hub`: its ID and what it was sent.
-fn socket(hub: &Hub, token: &str) -> (u64, mpsc::Receiver<Box<Message>>) {
-    let (outbox, rx, _kick) = Outbox::new(64);
+fn socket(hub: &Hub, token: &str) -> (u64, Frames) {
+    let (outbox, rx) = Outbox::new(64);
     let id = hub
         .register(token, token, SocketKind::Ws, outbox, 0)
-        .expect("no limit");
+        .expect("no limit and not shutting down");
     (id, rx)
 }
 
 /// Every frame queued for a socket so far, as JSON.
-fn sent(rx: &mut mpsc::Receiver<Box<Message>>) -> Vec<Value> {
+fn sent(rx: &mut Frames) -> Vec<Value> {
     let mut frames = Vec::new();
-    while let Ok(msg) = rx.try_recv() {
-        if let Message::Text(text) = *msg {
+    while let Some(msg) = rx.try_next() {
+        if let Message::Text(text) = msg {
             frames.push(serde_json::from_str(text.as_str()).unwrap());
         }
     }
@@ -173,14 +171,80 @@ fn a_bot_reply_that_comes_before_the_ack_waits_for_it() {
 #[test]
 fn a_token_past_its_socket_limit_is_not_registered() {
     let hub = Hub::default();
-    let (outbox, _rx, _kick) = Outbox::new(4);
+    let (outbox, _rx) = Outbox::new(4);
     assert!(hub
         .register("ann", "ann", SocketKind::Ws, outbox.clone(), 1)
-        .is_some());
-    assert!(hub
-        .register("ann", "ann", SocketKind::Ws, outbox.clone(), 1)
-        .is_none());
+        .is_ok());
+    assert_eq!(
+        hub.register("ann", "ann", SocketKind::Ws, outbox.clone(), 1),
+        Err(Refused::TooMany)
+    );
     assert!(hub
         .register("ben", "ben", SocketKind::Ws, outbox, 1)
-        .is_some());
+        .is_ok());
+}
+
+#[test]
+fn closing_all_sends_the_close_before_what_is_queued_and_lets_no_socket_in() {
+    let hub = Hub::default();
+    let (outbox, mut ann_frames) = Outbox::new(4);
+    hub.register("ann", "ann", SocketKind::Ws, outbox.clone(), 0)
+        .expect("no limit");
+    outbox.send(Message::Text("queued first".into()));
+    let closed = hub.close_all(&close_frame(1001, "server shutting down"));
+    assert_eq!(closed, 1);
+    let Some(Message::Close(Some(frame))) = ann_frames.try_next() else {
+        panic!("the close frame should come first");
+    };
+    assert_eq!(frame.code, 1001);
+    assert!(
+        ann_frames.try_next().is_none(),
+        "nothing goes out after the close"
+    );
+    let (outbox, _rx) = Outbox::new(4);
+    assert_eq!(
+        hub.register("ben", "ben", SocketKind::Ws, outbox, 0),
+        Err(Refused::ShuttingDown)
+    );
+}
+
+#[test]
+fn a_full_queue_closes_the_socket_as_too_slow() {
+    let (outbox, mut frames) = Outbox::new(2);
+    for text in ["one", "two", "three"] {
+        outbox.send(Message::Text(text.into()));
+    }
+    let Some(Message::Close(Some(frame))) = frames.try_next() else {
+        panic!("an overflow closes the socket before what is queued");
+    };
+    assert_eq!(frame.code, 4008);
+    assert!(frames.try_next().is_none());
+}
+
+#[test]
+fn the_keepalive_pings_a_share_of_the_sockets_each_turn_and_closes_silent_ones() {
+    let hub = Hub::default();
+    let (ann, mut ann_frames) = socket(&hub, "ann");
+    let (ben, mut ben_frames) = socket(&hub, "ben");
+    assert_ne!(ann % 2, ben % 2);
+    let now = now_ms();
+    assert_eq!(hub.keepalive(now, 60_000, ann, 2), 0);
+    assert!(matches!(ann_frames.try_next(), Some(Message::Ping(_))));
+    assert!(
+        ben_frames.try_next().is_none(),
+        "ben's turn is the next one"
+    );
+    assert_eq!(hub.keepalive(now + 1_000, 60_000, ben, 2), 0);
+    assert!(matches!(ben_frames.try_next(), Some(Message::Ping(_))));
+
+    assert_eq!(hub.keepalive(now + 60_000, 60_000, ann, 2), 2);
+    for frames in [&mut ann_frames, &mut ben_frames] {
+        let Some(Message::Close(Some(frame))) = frames.try_next() else {
+            panic!("a socket silent for 60 s is closed");
+        };
+        assert_eq!(
+            (frame.code, frame.reason.as_str()),
+            (4000, "no traffic for 60 s")
+        );
+    }
 }
