@@ -6,7 +6,7 @@
 #   BENCH_REDIS  "single" (default): one Redis on port 6390; "cluster": a new Redis Cluster
 #                of three masters and three replicas on ports 7401–7406 (cluster bus
 #                17401–17406), started by scripts/cluster.sh as run.sh's
-#   SCENARIOS (default "bot idle moves fanout"), BOT_RATES (default "100 1000"),
+#   SCENARIOS (default "bot idle moves newgames fanout spread growth"), BOT_RATES (default "100 1000"),
 #   BOT_SECS (default 10), IDLE_SOCKETS (default 19900), GAMES (default 1000),
 #   THINK_MS (default "0 150 250": one moves run per value, players thinking that many ms
 #   on average), NEW_GAMES (default "20 50 500": one newgames run per number of concurrent
@@ -16,6 +16,9 @@
 #   SPREAD_SOCKETS (default 100000): the "spread" scenario's sockets, over six nodes (A, B
 #                and C–F on ports 3102–3105, started for it) with a seventh, spare node (G,
 #                3106) for those that come back after node F is killed
+#   GROWTH_DELIVERIES (default 50000): the deliveries/s each run of the "growth" scenario
+#                offers (fan-out at 10, 100 and 1,000 rooms of 10 members, at 10 rooms of
+#                100 and 1,000 members, and one room of GROWTH_ROOM_MEMBERS, default 10000)
 #   SETTLE_SECS (default 35): after each moves and newgames run, how long to go on
 #   measuring Redis while the seats of the games whose sockets closed are swept (the nodes'
 #   ABANDON_SECS is 30), so that this work is counted with the run that caused it and not
@@ -28,7 +31,7 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 
 BENCH_REDIS="${BENCH_REDIS:-single}"
-SCENARIOS="${SCENARIOS:-bot idle moves newgames fanout spread}"
+SCENARIOS="${SCENARIOS:-bot idle moves newgames fanout spread growth}"
 GAMES="${GAMES:-1000}"
 THINK_MS="${THINK_MS:-0 150 250}"
 NEW_GAMES="${NEW_GAMES:-20 50 500}"
@@ -39,6 +42,8 @@ BOT_SECS="${BOT_SECS:-10}"
 SETTLE_SECS="${SETTLE_SECS:-35}"
 IDLE_SOCKETS="${IDLE_SOCKETS:-19900}"
 SPREAD_SOCKETS="${SPREAD_SOCKETS:-100000}"
+GROWTH_DELIVERIES="${GROWTH_DELIVERIES:-50000}"
+GROWTH_ROOM_MEMBERS="${GROWTH_ROOM_MEMBERS:-10000}"
 REDIS_PORT=6390
 A=3100
 B=3101
@@ -325,6 +330,16 @@ for scenario in $SCENARIOS; do
       measure fanout ./target/release/load fanout --a "http://127.0.0.1:$A" \
         --b "http://127.0.0.1:$B" $FANOUT ;;
     spread) spread ;;
+    growth)
+      # The same deliveries/s offered by every shape: each member says
+      # GROWTH_DELIVERIES / (rooms × members × members) messages/s.
+      for shape in "10 10" "100 10" "1000 10" "10 100" "10 1000" "1 $GROWTH_ROOM_MEMBERS"; do
+        read -r rooms members <<< "$shape"
+        rate="$(awk -v r="$rooms" -v m="$members" -v d="$GROWTH_DELIVERIES" 'BEGIN { printf "%.7f", d / (r * m * m) }')"
+        measure "growth, $rooms rooms × $members members" ./target/release/load fanout \
+          --a "http://127.0.0.1:$A" --b "http://127.0.0.1:$B" --rooms "$rooms" \
+          --members "$members" --rate "$rate"
+      done ;;
     *) echo "unknown scenario $scenario" >&2; exit 2 ;;
   esac
 done

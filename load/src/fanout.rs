@@ -149,7 +149,9 @@ async fn say(
     end: Instant,
     shared: Arc<Shared>,
 ) {
-    let period = Duration::from_secs_f64(1.0 / rate.max(0.001));
+    // Very low rates are for very large rooms: each member then says at most once in a
+    // run, and the phases spread those messages over the run.
+    let period = Duration::from_secs_f64(1.0 / rate.max(1e-6));
     tokio::time::sleep(period.mul_f64(phase)).await;
     let mut tick = tokio::time::interval(period);
     loop {

@@ -102,7 +102,11 @@ fn upgrade(
             // twice its size in the task.
             let (sink, stream) = socket.split();
             let token = token.unwrap_or_default();
-            tracker.track_future(serve(sink, stream, state, token, kind))
+            // A task of its own rather than the rest of axum's upgrade task, which would
+            // keep the upgrade's state (its configuration, the handshake's future) for as
+            // long as the socket lives.
+            tracker.spawn(serve(sink, stream, state, token, kind));
+            std::future::ready(())
         })
 }
 

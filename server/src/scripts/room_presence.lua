@@ -1,6 +1,7 @@
 -- Presence in one room, per name: a name is present while any unexpired member
 -- 'NODE \x1f NAME' holds it. Announces 'joined' when a name becomes present and 'left' when
--- it stops being present.
+-- it stops being present. `join` answers with the members present then (as 'NODE \x1f NAME',
+-- the joiner's among them), for the joiner's member list.
 -- KEYS[1] the room's presence set (score: expiry, ms). ARGV[1] op (join, leave, expire),
 -- ARGV[2] now (ms), ARGV[3] PUBLISH or SPUBLISH, ARGV[4] channel, ARGV[5] member,
 -- ARGV[6] its expiry (join).
@@ -25,12 +26,19 @@ end
 
 if op == 'join' then
   local name = name_of(ARGV[5])
-  local was = present(name)
+  local live = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')
+  local was = false
+  for _, m in ipairs(live) do
+    if name_of(m) == name then
+      was = true
+    end
+  end
   redis.call('ZADD', KEYS[1], ARGV[6], ARGV[5])
   if not was then
     announce('joined', name)
   end
-  return 1
+  table.insert(live, ARGV[5])
+  return live
 elseif op == 'leave' then
   redis.call('ZREM', KEYS[1], ARGV[5])
   local name = name_of(ARGV[5])

@@ -49,6 +49,18 @@ fn presence_member(node: &str, name: &str) -> String {
     format!("{node}\x1f{name}")
 }
 
+/// The names of presence members (`NODE \x1f NAME`), sorted, each once.
+fn names_of(live: &[String]) -> Vec<String> {
+    let mut names: Vec<String> = live
+        .iter()
+        .filter_map(|m| m.split_once('\x1f'))
+        .map(|(_, n)| n.to_string())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
 fn message_of(room: &str, id: String, mut fields: HashMap<String, String>) -> RoomMessage {
     RoomMessage {
         room: room.to_string(),
@@ -112,13 +124,13 @@ impl Rooms {
         })
     }
 
-    async fn presence_op(
+    async fn presence_op<R: FromValue>(
         &self,
         room: &str,
         op: &str,
         member: &str,
         expiry: i64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<R, StoreError> {
         let args = vec![
             op.to_string(),
             clock::now_millis().to_string(),
@@ -127,29 +139,42 @@ impl Rooms {
             member.to_string(),
             expiry.to_string(),
         ];
-        let _: i64 = self
+        Ok(self
             .presence
             .evalsha_with_reload(&self.client, vec![keys::room_presence(room)], args)
-            .await?;
-        Ok(())
+            .await?)
     }
 
-    /// `name` is present in `room` through `node` (announced if it was not present).
-    pub async fn arrive(&self, room: &str, node: &str, name: &str) -> Result<(), StoreError> {
+    /// `name` is present in `room` through `node` (announced if it was not present);
+    /// returns the names present now, as [`Rooms::members`] does. The presence and its
+    /// deadline in the index (another slot on a cluster) are written at once.
+    pub async fn arrive(
+        &self,
+        room: &str,
+        node: &str,
+        name: &str,
+    ) -> Result<Vec<String>, StoreError> {
         let expiry = clock::now_millis() + PRESENCE_TTL_MS;
-        self.presence_op(room, "join", &presence_member(node, name), expiry)
-            .await?;
-        self.index(room, node, name, expiry).await
+        let member = presence_member(node, name);
+        let (live, ()) = tokio::try_join!(
+            self.presence_op::<Vec<String>>(room, "join", &member, expiry),
+            self.index(room, node, name, expiry)
+        )?;
+        Ok(names_of(&live))
     }
 
     /// `node` no longer holds `name` in `room` (announced if no other node does).
     pub async fn depart(&self, room: &str, node: &str, name: &str) -> Result<(), StoreError> {
-        self.presence_op(room, "leave", &presence_member(node, name), 0)
-            .await?;
-        let _: i64 = self
-            .client
-            .zrem(keys::ROOM_DEADLINES, index_member(room, node, name))
-            .await?;
+        let unindexed = async {
+            let _: i64 = self
+                .client
+                .zrem(keys::ROOM_DEADLINES, index_member(room, node, name))
+                .await?;
+            Ok::<_, StoreError>(())
+        };
+        let member = presence_member(node, name);
+        let (_, ()): (i64, ()) =
+            tokio::try_join!(self.presence_op(room, "leave", &member, 0), unindexed)?;
         Ok(())
     }
 
@@ -200,7 +225,7 @@ impl Rooms {
             .await?;
         for member in &overdue {
             if let Some((room, _)) = member.split_once('\x1f') {
-                self.presence_op(room, "expire", "", 0).await?;
+                let _: i64 = self.presence_op(room, "expire", "", 0).await?;
             }
             let _: i64 = self
                 .client
@@ -217,14 +242,7 @@ impl Rooms {
             .client
             .zrangebyscore(keys::room_presence(room), now, "+inf", false, None)
             .await?;
-        let mut names: Vec<String> = live
-            .iter()
-            .filter_map(|m| m.split_once('\x1f'))
-            .map(|(_, n)| n.to_string())
-            .collect();
-        names.sort();
-        names.dedup();
-        Ok(names)
+        Ok(names_of(&live))
     }
 
     /// The last [`HISTORY`] messages, oldest first.
