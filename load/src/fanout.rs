@@ -152,7 +152,11 @@ async fn say(
     // Very low rates are for very large rooms: each member then says at most once in a
     // run, and the phases spread those messages over the run.
     let period = Duration::from_secs_f64(1.0 / rate.max(1e-6));
-    tokio::time::sleep(period.mul_f64(phase)).await;
+    let first = Instant::now() + period.mul_f64(phase);
+    if first >= end {
+        return;
+    }
+    tokio::time::sleep_until(first.into()).await;
     let mut tick = tokio::time::interval(period);
     loop {
         tick.tick().await;
