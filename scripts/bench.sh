@@ -249,12 +249,11 @@ spread() {
   local ports=("$A" "$B" 3102 3103 3104 3105) spare=3106 names=(A B C D E F) i k
   for i in 2 3 4 5; do start_node "${names[$i]}" "${ports[$i]}"; done
   start_node G "$spare"
-  local first="${#node_pids[@]}"
-  first=$((first - 7))
+  # node_pids now holds A, B, C–F and G, in that order.
   local urls="" rss0=() rss1=() held=() loaders=() per
   for i in 0 1 2 3 4 5; do urls+="${urls:+,}http://127.0.0.1:${ports[$i]}"; done
   sleep 1
-  for i in 0 1 2 3 4 5; do rss0[$i]="$(rss_kib "${node_pids[$((first + i))]}")"; done
+  for i in 0 1 2 3 4 5; do rss0[$i]="$(rss_kib "${node_pids[$i]}")"; done
   per=$(( (SPREAD_SOCKETS + 5) / 6 ))
   rm -f "$DIR"/ready* "$DIR"/hold*
   for k in 0 1 2 3 4 5; do
@@ -272,7 +271,7 @@ spread() {
   sleep 3
   local total_kib=0 total_sockets=0 fresh_sockets=0
   for i in 0 1 2 3 4 5; do
-    rss1[$i]="$(rss_kib "${node_pids[$((first + i))]}")"
+    rss1[$i]="$(rss_kib "${node_pids[$i]}")"
     held[$i]="$(sockets_on "${ports[$i]}")"
     echo "spread: node ${names[$i]}: ${held[$i]} sockets, RSS $((rss0[i] / 1024)) → $((rss1[i] / 1024)) MiB: $(awk -v a="${rss0[$i]}" -v b="${rss1[$i]}" -v n="${held[$i]}" 'BEGIN { printf "%.2f", (b - a) / n }') KiB per socket"
     # A and B may have served earlier scenarios, whose memory the sockets reuse.
@@ -285,7 +284,7 @@ spread() {
   measure "spread, $total_sockets sockets idle for 30 s" sleep 30
   local kill_ms
   kill_ms="$(date +%s%3N)"
-  kill -KILL "${node_pids[$((first + 5))]}"
+  kill -KILL "${node_pids[5]}"
   echo "spread: node F (${held[5]} sockets) killed at $kill_ms"
   measure "spread, the 30 s after node F was killed" sleep 30
   for i in 0 1 2 3 4; do echo -n "node ${names[$i]} $(sockets_on "${ports[$i]}"), "; done
@@ -293,7 +292,7 @@ spread() {
   kill -TERM "${loaders[@]}"
   wait "${loaders[@]}" || true
   ./target/release/load report --since-ms "$kill_ms" "$DIR"/hold?
-  for i in 2 3 4 6; do kill -TERM "${node_pids[$((first + i))]}" 2>/dev/null || true; done
+  for i in 2 3 4 6; do kill -TERM "${node_pids[$i]}" 2>/dev/null || true; done
   node_names=("${node_names[@]:0:2}") node_pids=("${node_pids[@]:0:2}")
 }
 

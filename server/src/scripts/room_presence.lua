@@ -11,8 +11,14 @@ local function name_of(member)
   return string.match(member, '\31(.*)$')
 end
 
-local function present(name)
-  for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')) do
+-- The unexpired members.
+local function live()
+  return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')
+end
+
+-- Whether `name` is among `members` (the unexpired ones unless given).
+local function present(name, members)
+  for _, m in ipairs(members or live()) do
     if name_of(m) == name then
       return true
     end
@@ -26,19 +32,13 @@ end
 
 if op == 'join' then
   local name = name_of(ARGV[5])
-  local live = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')
-  local was = false
-  for _, m in ipairs(live) do
-    if name_of(m) == name then
-      was = true
-    end
-  end
+  local members = live()
   redis.call('ZADD', KEYS[1], ARGV[6], ARGV[5])
-  if not was then
+  if not present(name, members) then
     announce('joined', name)
   end
-  table.insert(live, ARGV[5])
-  return live
+  table.insert(members, ARGV[5])
+  return members
 elseif op == 'leave' then
   redis.call('ZREM', KEYS[1], ARGV[5])
   local name = name_of(ARGV[5])
