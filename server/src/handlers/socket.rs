@@ -1,15 +1,16 @@
 //! The life of one WebSocket, for `/chat` and `/ws` alike: the token check, a reader and a
-//! writer joined with `select!` in the socket's one task, a bounded outbound queue, pings
-//! every 25 s, a close after 60 s of silence, and a close with 1001 when the node shuts
-//! down.
+//! writer polled together in the socket's one task, a bounded outbound queue, pings every
+//! 25 s, a close after 60 s of silence, and a close with 1001 when the node shuts down.
 //!
-//! Every socket pays for its task while it is open, so the task holds little: the steps
-//! that run once or only while a frame is handled are boxed, the node's one keepalive
-//! timer pings the sockets and closes the silent ones, and the read buffer is small.
+//! Every socket pays for its task while it is open, so the task holds little: the reader
+//! and writer are one small hand-written future ([`Running`]), the steps that run once or
+//! only while a frame is handled are boxed, the node's one keepalive timer pings the
+//! sockets and closes the silent ones, and the read buffer is small.
 
 use std::{
-    pin::pin,
-    sync::atomic::{AtomicBool, Ordering},
+    future::Future,
+    pin::Pin,
+    task::{ready, Context, Poll},
     time::{Duration, Instant},
 };
 
@@ -23,7 +24,7 @@ use axum::{
 use common::protocol::{close, parse_client, ClientMsg, ErrorCode, ServerMsg};
 use futures_util::{
     stream::{SplitSink, SplitStream},
-    SinkExt, StreamExt,
+    Sink, SinkExt, StreamExt,
 };
 use serde::Deserialize;
 
@@ -111,20 +112,23 @@ fn upgrade(
 }
 
 async fn serve(
-    mut sink: SplitSink<WebSocket, Message>,
+    sink: SplitSink<WebSocket, Message>,
     stream: SplitStream<WebSocket>,
     state: AppState,
     token: String,
     kind: SocketKind,
 ) {
     // Boxed: what letting the socket in needs (Redis reads, a refusal's close frame)
-    // exists only until then, not in every idle socket's task.
+    // exists only until then, not in every idle socket's task. The sink and the token go
+    // in and come back, so that the task does not keep a second place for them.
     let Some(Admitted {
         id,
+        token,
         name,
         outbox,
         frames,
-    }) = Box::pin(admit(&mut sink, &state, &token, kind)).await
+        sink,
+    }) = Box::pin(admit(sink, &state, token, kind)).await
     else {
         return;
     };
@@ -137,47 +141,55 @@ async fn serve(
         outbox,
         typed: Default::default(),
     };
-    let reading = Reading::default();
-    let mut writer = pin!(write_loop(sink, frames));
-    let mut reader = pin!(read_loop(stream, &peer, &reading));
-    tokio::select! {
-        closing = &mut reader => {
-            if let Some(frame) = closing {
-                // Let the writer flush what is queued and the close frame, briefly.
-                peer.outbox.send(frame);
-                let _ = Box::pin(tokio::time::timeout(Duration::from_secs(1), &mut writer)).await;
-            }
-        }
-        _ = &mut writer => {
-            // The socket is closing (the node shuts down, the client is too slow or
-            // silent): a request being handled is finished, never cut half-way (a
-            // message stored but not queued for the bot), and no further frame is read.
-            if reading.handling.load(Ordering::Relaxed) {
-                reading.stopping.store(true, Ordering::Relaxed);
-                reader.await;
-            }
-        }
+    let mut running = Running {
+        peer: &peer,
+        sink,
+        stream,
+        frames,
+        reading: true,
+        handling: None,
+        unsent: None,
+        closing: None,
+        written: false,
+        ended: false,
+    };
+    if let Some(frame) = (&mut running).await {
+        // Let the writer flush what is queued and the close frame, briefly.
+        peer.outbox.send(frame);
+        running.reading = false;
+        let _ = Box::pin(tokio::time::timeout(Duration::from_secs(1), &mut running)).await;
     }
+    drop(running);
     Box::pin(clean_up(&peer)).await;
 }
 
-/// A socket let in: its ID on this node, its user's name and its outbound queue.
+/// A socket let in: its ID on this node, its token and user's name, its outbound queue,
+/// and the sink it was let in through.
 struct Admitted {
     id: u64,
+    token: String,
     name: String,
     outbox: Outbox,
     frames: Frames,
+    sink: SplitSink<WebSocket, Message>,
 }
 
 /// Lets the socket in (see [`let_in`]), or sends it the close frame that says why not.
 async fn admit(
-    sink: &mut SplitSink<WebSocket, Message>,
+    mut sink: SplitSink<WebSocket, Message>,
     state: &AppState,
-    token: &str,
+    token: String,
     kind: SocketKind,
 ) -> Option<Admitted> {
-    match let_in(state, token, kind).await {
-        Ok(admitted) => Some(admitted),
+    match let_in(state, &token, kind).await {
+        Ok((id, name, outbox, frames)) => Some(Admitted {
+            id,
+            token,
+            name,
+            outbox,
+            frames,
+            sink,
+        }),
         Err(refusal) => {
             let _ = sink.send(refusal).await;
             None
@@ -186,8 +198,13 @@ async fn admit(
 }
 
 /// Checks the token and the bans, counts the session and registers the socket, which is
-/// sent its `hello`; or returns the close frame of its refusal.
-async fn let_in(state: &AppState, token: &str, kind: SocketKind) -> Result<Admitted, Message> {
+/// sent its `hello`; returns its ID, its user's name and its queue, or the close frame
+/// of its refusal.
+async fn let_in(
+    state: &AppState,
+    token: &str,
+    kind: SocketKind,
+) -> Result<(u64, String, Outbox, Frames), Message> {
     if token.is_empty() {
         return Err(close_frame(close::POLICY, "missing token"));
     }
@@ -234,26 +251,12 @@ async fn let_in(state: &AppState, token: &str, kind: SocketKind) -> Result<Admit
             session_start: profile.session_start,
         });
     }
-    Ok(Admitted {
-        id,
-        name: profile.name,
-        outbox,
-        frames,
-    })
+    Ok((id, profile.name, outbox, frames))
 }
 
 /// The close frame of every socket when the node shuts down.
 pub fn shutting_down() -> Message {
     close_frame(close::GOING_AWAY, "server shutting down")
-}
-
-/// Whether a socket's reader handles a frame, and whether it must stop after it (its
-/// writer ended). Reader and writer run in the socket's one task: relaxed atomics suffice
-/// (they only make the flags `Sync`).
-#[derive(Default)]
-struct Reading {
-    handling: AtomicBool,
-    stopping: AtomicBool,
 }
 
 /// Every second, closes this node's sockets that were silent for 60 s and pings a 25th
@@ -296,73 +299,177 @@ async fn clean_up(peer: &Peer<'_>) {
     }
 }
 
-/// Sends what is queued (the node's pings among it), and the close frame: queued, or one
-/// that goes first (the node shuts down, the client cannot keep up or was silent).
-async fn write_loop(mut sink: SplitSink<WebSocket, Message>, mut frames: Frames) {
-    loop {
-        let msg = frames.next().await;
-        if let Message::Close(frame) = &msg {
-            metrics::closed(frame.as_ref().map_or(1005, |f| f.code));
-            // A client that cannot keep up may not read its close frame either: do not
-            // wait for it longer than briefly.
-            let _ = Box::pin(tokio::time::timeout(CLOSE_WAIT, sink.send(msg))).await;
-            return;
+/// An admitted socket's reader and writer, polled by hand in the socket's task: an idle
+/// socket's task holds this and its [`Peer`], nothing more. (Two `async` loops joined with
+/// `select!` held each a frame's place, a wait on the queue and the sink's send.)
+///
+/// The writer sends what is queued (the node's pings among it) and ends after a close
+/// frame: queued, or one that goes first (the node shuts down, the client cannot keep up
+/// or was silent), sent within [`CLOSE_WAIT`]. The reader reads frames and handles each in
+/// turn, in a boxed future that exists only while a frame is handled. The socket ends
+/// when the reader ends, with the close frame to send if any; or when the writer ends,
+/// once the request being handled is finished (never cut half-way: a message stored but
+/// not queued for the bot), reading nothing more.
+struct Running<'a> {
+    peer: &'a Peer<'a>,
+    sink: SplitSink<WebSocket, Message>,
+    stream: SplitStream<WebSocket>,
+    frames: Frames,
+    /// Whether frames are still read (not once the reader ended with a close to send).
+    reading: bool,
+    /// The frame being handled.
+    handling: Option<Pin<Box<dyn Future<Output = Option<Message>> + Send + 'a>>>,
+    /// A frame taken from the queue that the sink has no room for yet.
+    unsent: Option<Message>,
+    /// Set once a close frame is taken: how long it may take to go out.
+    closing: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// Whether something was sent since the last flush.
+    written: bool,
+    /// Whether the writer is done.
+    ended: bool,
+}
+
+impl Future for Running<'_> {
+    /// What the reader ended with: the close frame to send, if any.
+    type Output = Option<Message>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message>> {
+        let this = self.get_mut();
+        if !this.ended && this.poll_writer(cx).is_ready() {
+            this.ended = true;
         }
-        // A send waits while the client does not read; a close that goes first must get
-        // through then too: the next turn takes it.
-        let sent = tokio::select! {
-            biased;
-            () = frames.closing() => continue,
-            sent = sink.send(msg) => sent,
-        };
-        if sent.is_err() {
-            return;
+        if this.ended {
+            // The writer is done: finish the request being handled, read nothing more.
+            if let Some(handling) = &mut this.handling {
+                ready!(handling.as_mut().poll(cx));
+                this.handling = None;
+            }
+            return Poll::Ready(None);
         }
+        if this.reading {
+            return this.poll_reader(cx);
+        }
+        Poll::Pending
     }
 }
 
-/// Reads frames until the client leaves; returns the close frame to send, if any.
-/// Stops after the frame being handled once the writer ended, never while one is handled.
-async fn read_loop(
-    mut stream: SplitStream<WebSocket>,
-    client: &Peer<'_>,
-    reading: &Reading,
-) -> Option<Message> {
-    while let Some(next) = stream.next().await {
-        client.outbox.touch();
-        let frame = match next {
-            Err(e) => return closing_for(e),
-            Ok(frame) => frame,
-        };
-        let text = match frame {
-            Message::Text(text) => text,
-            Message::Binary(bytes) => match (client.kind, String::from_utf8(bytes.to_vec())) {
-                (SocketKind::Chat, Ok(text)) => text.into(),
-                _ => {
-                    client.outbox.send_json(&ServerMsg::error(
-                        None,
-                        ErrorCode::BadRequest,
-                        "send text frames",
-                    ));
-                    continue;
+impl Running<'_> {
+    /// Sends what is queued; `Ready` once the writer is done (its close frame sent or out
+    /// of time, or the connection failed).
+    fn poll_writer(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            if self.closing.is_none() {
+                // A close that goes first replaces a frame the client has no room for.
+                if let Some(close) = self.frames.take_closing() {
+                    self.begin_close(close);
                 }
-            },
-            Message::Close(_) => return None,
-            Message::Ping(_) | Message::Pong(_) => continue,
-        };
-        // Boxed: the handler's state is large and only exists while a frame is handled,
-        // so it should not be part of every idle socket's task.
-        reading.handling.store(true, Ordering::Relaxed);
-        let closing = Box::pin(handle_frame(client, text.as_str())).await;
-        reading.handling.store(false, Ordering::Relaxed);
-        if closing.is_some() {
-            return closing;
-        }
-        if reading.stopping.load(Ordering::Relaxed) {
-            return None;
+            }
+            if let Some(deadline) = &mut self.closing {
+                if deadline.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(());
+                }
+            }
+            if self.unsent.is_none() {
+                if self.closing.is_some() {
+                    // The close frame is out of the queue: once flushed, the writer is done.
+                    return Pin::new(&mut self.sink).poll_flush(cx).map(|_| ());
+                }
+                match self.frames.poll_next(cx) {
+                    Poll::Ready(close @ Message::Close(_)) => self.begin_close(close),
+                    Poll::Ready(frame) => self.unsent = Some(frame),
+                    Poll::Pending => return self.poll_flush(cx),
+                }
+                continue;
+            }
+            match Pin::new(&mut self.sink).poll_ready(cx) {
+                Poll::Pending => {
+                    // Also wake for a close that goes first, and look for one that came
+                    // before the registration.
+                    self.frames.register(cx);
+                    if self.closing.is_none() && self.frames.has_closing() {
+                        continue;
+                    }
+                    return self.poll_flush(cx);
+                }
+                Poll::Ready(Err(_)) => return Poll::Ready(()),
+                Poll::Ready(Ok(())) => {
+                    let frame = self.unsent.take().expect("a frame waits");
+                    if Pin::new(&mut self.sink).start_send(frame).is_err() {
+                        return Poll::Ready(());
+                    }
+                    self.written = true;
+                }
+            }
         }
     }
-    None
+
+    /// Sends `close` next, in place of a frame waiting for room, within [`CLOSE_WAIT`]: a
+    /// client that cannot keep up may not read its close frame either.
+    fn begin_close(&mut self, close: Message) {
+        if let Message::Close(frame) = &close {
+            metrics::closed(frame.as_ref().map_or(1005, |f| f.code));
+        }
+        self.unsent = Some(close);
+        self.closing = Some(Box::pin(tokio::time::sleep(CLOSE_WAIT)));
+    }
+
+    /// Pushes out what was sent; `Ready` only when the connection failed.
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.written {
+            return Poll::Pending;
+        }
+        match Pin::new(&mut self.sink).poll_flush(cx) {
+            Poll::Ready(Ok(())) => {
+                self.written = false;
+                Poll::Pending
+            }
+            Poll::Ready(Err(_)) => Poll::Ready(()),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// Reads and handles frames until the client leaves; returns the close frame to
+    /// send, if any.
+    fn poll_reader(&mut self, cx: &mut Context<'_>) -> Poll<Option<Message>> {
+        let peer = self.peer;
+        loop {
+            if let Some(handling) = &mut self.handling {
+                let closing = ready!(handling.as_mut().poll(cx));
+                self.handling = None;
+                if closing.is_some() {
+                    return Poll::Ready(closing);
+                }
+            }
+            let Some(next) = ready!(self.stream.poll_next_unpin(cx)) else {
+                return Poll::Ready(None);
+            };
+            peer.outbox.touch();
+            let text = match next {
+                Err(e) => return Poll::Ready(closing_for(e)),
+                Ok(Message::Text(text)) => text,
+                Ok(Message::Binary(bytes)) => {
+                    match (peer.kind, String::from_utf8(bytes.to_vec())) {
+                        (SocketKind::Chat, Ok(text)) => text.into(),
+                        _ => {
+                            peer.outbox.send_json(&ServerMsg::error(
+                                None,
+                                ErrorCode::BadRequest,
+                                "send text frames",
+                            ));
+                            continue;
+                        }
+                    }
+                }
+                Ok(Message::Close(_)) => return Poll::Ready(None),
+                Ok(Message::Ping(_) | Message::Pong(_)) => continue,
+            };
+            // Boxed: the handler's state is large and only exists while a frame is
+            // handled, so it is not part of every idle socket's task.
+            self.handling = Some(Box::pin(
+                async move { handle_frame(peer, text.as_str()).await },
+            ));
+        }
+    }
 }
 
 /// The close frame for a socket whose frame could not be read, by the kind of error: 1009

@@ -3,7 +3,7 @@
 //!
 //! Every socket has one, idle or not, so it is kept small: a `VecDeque` that holds no
 //! memory while it is empty, behind a lock that is only held to push or pop, and one
-//! `Notify` that wakes the writer. (A tokio channel costs about 800 bytes per socket even
+//! waker slot for the writer, which polls it by hand. (A tokio channel costs about 800 bytes per socket even
 //! when empty: its slots are allocated up front and its fields padded to cache lines.)
 //! It also notes when the client last sent a frame, for the node's keepalive
 //! ([`super::Hub::keepalive`]), so that no socket needs a timer of its own.
@@ -14,12 +14,13 @@ use std::{
         atomic::{AtomicU64, Ordering},
         Arc, LazyLock, Mutex,
     },
+    task::{Context, Poll},
     time::Instant,
 };
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use common::protocol::{close, ServerMsg};
-use tokio::sync::Notify;
+use futures_util::task::AtomicWaker;
 
 use crate::metrics;
 
@@ -36,8 +37,8 @@ pub struct Frames {
 
 struct Shared {
     queue: Mutex<Queue>,
-    /// Notified when there is something for the writer: a frame or a close.
-    ready: Notify,
+    /// Woken when there is something for the writer: a frame or a close.
+    ready: AtomicWaker,
     /// When the client last sent a frame (a pong too), in [`now_ms`].
     last_read_ms: AtomicU64,
 }
@@ -85,7 +86,7 @@ impl Outbox {
                 closing: None,
                 closed: false,
             }),
-            ready: Notify::new(),
+            ready: AtomicWaker::new(),
             last_read_ms: AtomicU64::new(now_ms()),
         });
         (
@@ -110,7 +111,7 @@ impl Outbox {
                 queue.frames.push_back(msg);
             }
         }
-        self.shared.ready.notify_one();
+        self.shared.ready.wake();
     }
 
     /// Closes the socket with `frame` before anything still queued (the first such close
@@ -123,7 +124,7 @@ impl Outbox {
             }
             queue.closing = Some(frame);
         }
-        self.shared.ready.notify_one();
+        self.shared.ready.wake();
     }
 
     /// Notes that the client sent a frame now.
@@ -150,28 +151,23 @@ impl Outbox {
 }
 
 impl Frames {
-    /// The next frame to send, waiting for one; a close of [`Outbox::close_now`] comes
-    /// before what is still queued.
-    pub async fn next(&mut self) -> Message {
-        loop {
-            // A notification that comes between the check and the wait is kept by
-            // `notify_one` for the next wait: nothing is missed.
-            if let Some(next) = self.try_next() {
-                return next;
-            }
-            self.shared.ready.notified().await;
+    /// The next frame to send, or `Pending` until there is one (the writer is woken
+    /// then); a close of [`Outbox::close_now`] comes before what is still queued.
+    pub fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Message> {
+        // Registered before looking: a frame queued in between wakes the writer.
+        self.shared.ready.register(cx.waker());
+        match self.try_next() {
+            Some(frame) => Poll::Ready(frame),
+            None => Poll::Pending,
         }
     }
 
     /// The next frame to send, if there is one.
     pub fn try_next(&mut self) -> Option<Message> {
-        let mut queue = self.shared.lock();
-        if let Some(frame) = queue.closing.take() {
-            // Nothing more goes out after a close.
-            queue.closed = true;
-            queue.frames = VecDeque::new();
+        if let Some(frame) = self.take_closing() {
             return Some(frame);
         }
+        let mut queue = self.shared.lock();
         let frame = queue.frames.pop_front()?;
         if queue.frames.is_empty() {
             // An idle socket keeps no room for frames.
@@ -180,15 +176,24 @@ impl Frames {
         Some(frame)
     }
 
-    /// Resolves once a close of [`Outbox::close_now`] (or an overflow) waits: for a send
-    /// that waits on a client that does not read.
-    pub async fn closing(&self) {
-        loop {
-            if self.shared.lock().closing.is_some() {
-                return;
-            }
-            self.shared.ready.notified().await;
-        }
+    /// A close of [`Outbox::close_now`] (or an overflow), if one waits: for a send that
+    /// waits on a client that does not read. Nothing more goes out after it.
+    pub fn take_closing(&mut self) -> Option<Message> {
+        let mut queue = self.shared.lock();
+        let frame = queue.closing.take()?;
+        queue.closed = true;
+        queue.frames = VecDeque::new();
+        Some(frame)
+    }
+
+    /// Whether a close of [`Outbox::close_now`] (or an overflow) waits.
+    pub fn has_closing(&self) -> bool {
+        self.shared.lock().closing.is_some()
+    }
+
+    /// Wakes the writer at the next frame or close.
+    pub fn register(&self, cx: &mut Context<'_>) {
+        self.shared.ready.register(cx.waker());
     }
 }
 
