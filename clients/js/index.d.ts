@@ -178,7 +178,7 @@ export interface HelloFrame { type: 'hello'; node: string; name: string; session
 export interface AckFrame { type: 'ack'; ref?: string; id?: string }
 export interface ErrorFrame { type: 'error'; ref?: string; code: ProtocolErrorCode; message: string; retry_after_ms?: number }
 export interface GameStateFrame { type: 'game.state'; ref?: string; game: GameState }
-export interface RoomJoinedFrame { type: 'room.joined'; ref?: string; room: string; members: string[]; history: RoomMessage[]; recovered: boolean }
+export interface RoomJoinedFrame { type: 'room.joined'; ref?: string; room: string; members: string[]; member_count: number; history: RoomMessage[]; recovered: boolean }
 export interface RoomMessageFrame extends RoomMessage { type: 'room.message'; ref?: string }
 export interface RoomPresenceFrame { type: 'room.presence'; room: string; joined?: string; left?: string }
 export interface RoomTypingFrame { type: 'room.typing'; room: string; name: string }
@@ -243,8 +243,10 @@ export interface ClientEvents {
 
 export interface JoinedEvent {
   room: string;
-  /** Names present. */
+  /** Names present (in a large room, more than the server's `PRESENCE_MAX`, a part of them). */
   members: string[];
+  /** How many are present. */
+  memberCount: number;
   /** The room's recent messages, oldest first (also in `room.history`). */
   history: RoomMessage[];
 }
@@ -391,7 +393,10 @@ export class Room extends Emitter<RoomEvents> {
   readonly name: string;
   /** The game whose chat this is, or null. */
   readonly game: Game | null;
+  /** Names present, as of the last `room.joined` and `room.presence` (in a large room, a part of them). */
   readonly members: string[];
+  /** How many are present (in a large room, as of the last join: its arrivals and departures are not announced). */
+  readonly memberCount: number;
   /** The messages seen, oldest first (the history at join, then each delivered; at most `historyLimit`). */
   readonly history: RoomMessage[];
   /** The ID of the last message seen. */

@@ -200,7 +200,11 @@ pub enum ServerMsg {
         #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
         reference: Option<String>,
         room: String,
+        /// Every name present in a small room; `PRESENCE_MAX` of a large one's.
         members: Vec<String>,
+        /// How many are present (in a large room, counted per node that holds a name).
+        #[serde(default)]
+        member_count: u64,
         history: Vec<RoomMessage>,
         recovered: bool,
     },

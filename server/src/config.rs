@@ -65,6 +65,13 @@ pub struct Config {
     #[arg(long, env = "MAX_ROOMS_PER_SOCKET", default_value_t = 100, value_parser = clap::value_parser!(usize))]
     pub max_rooms_per_socket: usize,
 
+    /// Presence entries (a name on each node that holds its sockets) past which a room is
+    /// large: its arrivals and departures are no longer announced (`room.presence`) and
+    /// `room.joined` lists this many members of it, with `member_count`. 0: no limit.
+    /// Set alike on every node.
+    #[arg(long, env = "PRESENCE_MAX", default_value_t = 200, value_parser = clap::value_parser!(u64))]
+    pub presence_max: u64,
+
     /// Sockets one token may hold on this node at once; a socket past it is closed with
     /// 4029. 0: no limit.
     #[arg(long, env = "MAX_SOCKETS_PER_TOKEN", default_value_t = 20, value_parser = clap::value_parser!(usize))]

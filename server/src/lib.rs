@@ -92,7 +92,12 @@ impl Node {
                 node_id: config.node_id(),
                 sessions: Sessions::new(redis.clone(), config.session_ttl_secs, config.history_max),
                 games: Games::new(redis.clone(), sharded).with_turn_clock(config.turn_secs),
-                rooms: rooms::Rooms::new(redis.clone(), sharded, config.room_retention_secs),
+                rooms: rooms::Rooms::new(
+                    redis.clone(),
+                    sharded,
+                    config.room_retention_secs,
+                    config.presence_max,
+                ),
                 bus,
                 feeds: feeds::Feeds::default(),
                 limits: limits::Limits::new(

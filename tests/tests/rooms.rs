@@ -385,3 +385,68 @@ async fn typing_reaches_the_other_members_across_nodes_throttled_unstored_and_ou
         .await;
     assert_eq!(carol.answer("t").await["code"], "forbidden");
 }
+
+#[tokio::test]
+async fn a_large_room_announces_no_arrivals_or_departures_and_lists_presence_max_members() {
+    // Three presence entries make the room large: the first three arrivals are announced,
+    // the fourth is not, and it gets three of the four members with the count.
+    let (_redis, a, b) = two_nodes(&[("PRESENCE_MAX", "3")]).await;
+    let (mut alice, _) = member(&a, "alice").await;
+    let (mut bob, _) = member(&b, "bob").await;
+    let (mut carol, _) = member(&a, "carol").await;
+    let (mut dave, _) = member(&b, "dave").await;
+    let first = join(&mut alice, "hall", None).await;
+    assert_eq!(
+        (&first["members"], &first["member_count"]),
+        (&json!(["alice"]), &json!(1))
+    );
+    join(&mut bob, "hall", None).await;
+    assert_eq!(alice.recv_type("room.presence").await["joined"], "bob");
+    let third = join(&mut carol, "hall", None).await;
+    assert_eq!(third["members"], json!(["alice", "bob", "carol"]));
+    assert_eq!(third["member_count"], 3);
+    for ws in [&mut alice, &mut bob] {
+        assert_eq!(ws.recv_type("room.presence").await["joined"], "carol");
+    }
+
+    let fourth = join(&mut dave, "hall", None).await;
+    assert_eq!(fourth["member_count"], 4);
+    let listed = fourth["members"].as_array().unwrap();
+    assert_eq!(
+        listed.len(),
+        3,
+        "a large room lists PRESENCE_MAX members: {fourth}"
+    );
+    assert!(
+        listed.contains(&json!("dave")),
+        "the joiner is among them: {fourth}"
+    );
+
+    // Nobody heard of dave's arrival: the next frame each member gets is the message.
+    let said = say(&mut dave, "hall", "hi all").await;
+    for ws in [&mut alice, &mut bob, &mut carol] {
+        let next = ws.recv().await;
+        assert_eq!(
+            (next["type"].as_str(), &next["id"]),
+            (Some("room.message"), &said["id"])
+        );
+    }
+
+    // Leaving it for three entries is not announced either; leaving it for two is.
+    for (ws, reference) in [(&mut dave, "dave-out"), (&mut bob, "bob-out")] {
+        ws.send(json!({"type": "room.leave", "room": "hall", "ref": reference}))
+            .await;
+        assert_eq!(ws.recv_type("ack").await["ref"], reference);
+    }
+    for ws in [&mut alice, &mut carol] {
+        assert_eq!(
+            ws.recv().await,
+            json!({"type": "room.presence", "room": "hall", "left": "bob"})
+        );
+    }
+    let again = join(&mut carol, "hall", None).await;
+    assert_eq!(
+        (&again["members"], &again["member_count"]),
+        (&json!(["alice", "carol"]), &json!(2))
+    );
+}

@@ -164,7 +164,10 @@ export class RoomChat {
 
   membersChanged() {
     const names = this.members().sort((a, b) => a.localeCompare(b));
-    this.membersLine.textContent = names.length ? `Here: ${names.join(', ')}` : '';
+    // A large room lists a part of its members.
+    const more = (this.room?.memberCount ?? 0) - names.length;
+    const others = more > 0 ? ` and ${more} more` : '';
+    this.membersLine.textContent = names.length ? `Here: ${names.join(', ')}${others}` : '';
     this.onMembers(this.members());
   }
 }

@@ -15,7 +15,9 @@ export function roomMessage(frame) {
 /**
  * Events:
  * - `message` (message): each message once, in stream order, across reconnects (its own included);
- * - `joined` ({room, members, history}): the first `room.joined` arrived (`history` and `members` are set).
+ * - `joined` ({room, members, memberCount, history}): the first `room.joined` arrived (`history`, `members` and
+ *   `memberCount` are set). In a large room (more than the server's `PRESENCE_MAX`) `members` is a part of
+ *   them and nobody's arrivals or departures are announced: `memberCount` is as of the last join.
  *   A game's chat is joined by the server with the game, after the game's state: its history and members
  *   come after `createGame`, `joinGame` or `quickMatch` has resolved, with this event;
  * - `deleted` ({room, id}): an operator deleted message `id` (it has left `history`; later histories leave it out);
@@ -34,8 +36,10 @@ export class Room extends Emitter {
     this.name = name;
     /** The game this room is the chat of, or null. */
     this.game = game;
-    /** Names present, as of the last `room.joined` and `room.presence`. */
+    /** Names present, as of the last `room.joined` and `room.presence` (in a large room, a part of them). */
     this.members = [];
+    /** How many are present, as of the last `room.joined` and `room.presence`. */
+    this.memberCount = 0;
     /** The messages seen, oldest first: the history of the first `room.joined`, then each one delivered. */
     this.history = [];
     /** The ID of the last message seen (sent as `since` when the room is joined again). */
@@ -73,27 +77,33 @@ export class Room extends Emitter {
     this._since = undefined;
     const wasJoined = this.joined;
     const before = this.members;
+    const complete = (list, count) => list.length >= count;
+    // Arrivals and departures are told only between two complete lists (a large room lists a part).
+    const comparable = complete(before, this.memberCount) && complete(frame.members, frame.member_count ?? 0);
     this.joined = true;
     this.left = false;
     this.members = [...frame.members];
+    this.memberCount = frame.member_count ?? frame.members.length;
     if (!wasJoined) {
       this.history = frame.history.map(roomMessage);
       this._trim();
       const last = frame.history.at(-1);
       if (last) this.lastId = last.id;
-      this.emit('joined', { room: this.name, members: [...this.members], history: [...this.history] });
+      this.emit('joined', { room: this.name, members: [...this.members], memberCount: this.memberCount, history: [...this.history] });
       return;
     }
     // Without `since` (nothing seen yet) a history shorter than the server's recent window is the whole log.
     const recovered = frame.recovered === true || (since == null && frame.history.length < RECENT_HISTORY);
     const me = this._client.name;
-    const now = new Set(this.members);
-    const then = new Set(before);
-    for (const name of this.members) {
-      if (!then.has(name) && name !== me) this.emit('presence', { room: this.name, joined: name, members: [...this.members] });
-    }
-    for (const name of before) {
-      if (!now.has(name) && name !== me) this.emit('presence', { room: this.name, left: name, members: [...this.members] });
+    if (comparable) {
+      const now = new Set(this.members);
+      const then = new Set(before);
+      for (const name of this.members) {
+        if (!then.has(name) && name !== me) this.emit('presence', { room: this.name, joined: name, members: [...this.members] });
+      }
+      for (const name of before) {
+        if (!now.has(name) && name !== me) this.emit('presence', { room: this.name, left: name, members: [...this.members] });
+      }
     }
     let missed = 0;
     for (const message of frame.history) if (this._deliver(message)) missed += 1;
@@ -130,6 +140,7 @@ export class Room extends Emitter {
       members.delete(frame.left);
       event.left = frame.left;
     }
+    this.memberCount += members.size - this.members.length;
     this.members = [...members].sort();
     event.members = [...this.members];
     this.emit('presence', event);

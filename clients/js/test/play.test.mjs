@@ -36,6 +36,7 @@ test('two clients on two nodes chat in a room: messages once, in order, with pre
   const roomA = await alice.joinRoom('plaza');
   assert.deepEqual(roomA.history, []);
   assert.deepEqual(roomA.members, ['alice']);
+  assert.equal(roomA.memberCount, 1);
   const presence = record(roomA, 'presence');
   const seenByAlice = record(roomA, 'message');
 
@@ -44,6 +45,8 @@ test('two clients on two nodes chat in a room: messages once, in order, with pre
   const seenByBob = record(roomB, 'message');
   await until('alice sees bob arrive', () => presence.some((p) => p.joined === 'bob'));
   assert.deepEqual(presence[0].members, ['alice', 'bob']);
+  assert.equal(roomB.memberCount, 2);
+  assert.equal(roomA.memberCount, 2, 'an arrival counts');
 
   // Typing: bob's indicator reaches alice across nodes, a burst of them once (the server
   // passes one a second on); bob hears nothing of his own.

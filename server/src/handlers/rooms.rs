@@ -60,7 +60,7 @@ pub async fn join(
             None => (state.rooms.recent(room).await?, false),
         })
     };
-    let (members, (mut history, recovered)) =
+    let (present, (mut history, recovered)) =
         tokio::try_join!(present, history).map_err(unavailable)?;
     following.keep();
     let seen = history
@@ -72,7 +72,8 @@ pub async fn join(
     let answer = ServerMsg::RoomJoined {
         reference,
         room: room.to_string(),
-        members,
+        members: present.names,
+        member_count: present.count,
         history,
         recovered,
     };

@@ -35,11 +35,22 @@ pub fn validate(room: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// Who is present in a room, as a joiner gets it.
+pub struct Present {
+    /// Names present, sorted, each once: all of them in a small room, some in a large one.
+    pub names: Vec<String>,
+    /// How many are present: the names in a small room; in a large one, the presence
+    /// entries (a name on two nodes counts twice).
+    pub count: u64,
+}
+
 /// Room storage and scripts.
 pub struct Rooms {
     client: Client,
     /// How long a room's log lives after its last message (a game's room: as its game).
     retention_secs: u64,
+    /// Presence entries past which a room is large (`PRESENCE_MAX`; `u64::MAX`: none).
+    presence_max: u64,
     say: Script,
     presence: Script,
     publish: &'static str,
@@ -61,6 +72,18 @@ fn names_of(live: &[String]) -> Vec<String> {
     names
 }
 
+/// What the presence script lists: the live entries and some or all of them.
+fn present_of((live, members): (u64, Vec<String>)) -> Present {
+    let names = names_of(&members);
+    // A complete list counts names; a part of a large room's can only count entries.
+    let count = if members.len() as u64 >= live {
+        names.len() as u64
+    } else {
+        live
+    };
+    Present { names, count }
+}
+
 fn message_of(room: &str, id: String, mut fields: HashMap<String, String>) -> RoomMessage {
     RoomMessage {
         room: room.to_string(),
@@ -72,10 +95,15 @@ fn message_of(room: &str, id: String, mut fields: HashMap<String, String>) -> Ro
 }
 
 impl Rooms {
-    pub fn new(client: Client, sharded: bool, retention_secs: u64) -> Self {
+    pub fn new(client: Client, sharded: bool, retention_secs: u64, presence_max: u64) -> Self {
         Rooms {
             client,
             retention_secs,
+            presence_max: if presence_max == 0 {
+                u64::MAX
+            } else {
+                presence_max
+            },
             say: Script::from_lua(include_str!("../scripts/room_say.lua")),
             presence: Script::from_lua(include_str!("../scripts/room_presence.lua")),
             publish: if sharded { "SPUBLISH" } else { "PUBLISH" },
@@ -138,6 +166,7 @@ impl Rooms {
             keys::room_channel(room),
             member.to_string(),
             expiry.to_string(),
+            self.presence_max.to_string(),
         ];
         Ok(self
             .presence
@@ -145,22 +174,18 @@ impl Rooms {
             .await?)
     }
 
-    /// `name` is present in `room` through `node` (announced if it was not present);
-    /// returns the names present now, as [`Rooms::members`] does. The presence and its
-    /// deadline in the index (another slot on a cluster) are written at once.
-    pub async fn arrive(
-        &self,
-        room: &str,
-        node: &str,
-        name: &str,
-    ) -> Result<Vec<String>, StoreError> {
+    /// `name` is present in `room` through `node` (announced if it was not present and
+    /// the room is small); returns who is present now, as [`Rooms::members`] does. The
+    /// presence and its deadline in the index (another slot on a cluster) are written at
+    /// once.
+    pub async fn arrive(&self, room: &str, node: &str, name: &str) -> Result<Present, StoreError> {
         let expiry = clock::now_millis() + PRESENCE_TTL_MS;
         let member = presence_member(node, name);
-        let (live, ()) = tokio::try_join!(
-            self.presence_op::<Vec<String>>(room, "join", &member, expiry),
+        let (listing, ()) = tokio::try_join!(
+            self.presence_op(room, "join", &member, expiry),
             self.index(room, node, name, expiry)
         )?;
-        Ok(names_of(&live))
+        Ok(present_of(listing))
     }
 
     /// `node` no longer holds `name` in `room` (announced if no other node does).
@@ -235,14 +260,10 @@ impl Rooms {
         Ok(overdue.len())
     }
 
-    /// Names present in `room`.
-    pub async fn members(&self, room: &str) -> Result<Vec<String>, StoreError> {
-        let now = format!("({}", clock::now_millis());
-        let live: Vec<String> = self
-            .client
-            .zrangebyscore(keys::room_presence(room), now, "+inf", false, None)
-            .await?;
-        Ok(names_of(&live))
+    /// Who is present in `room`: every name of a small room, `PRESENCE_MAX` entries'
+    /// names of a large one, with the count.
+    pub async fn members(&self, room: &str) -> Result<Present, StoreError> {
+        Ok(present_of(self.presence_op(room, "list", "", 0).await?))
     }
 
     /// The last [`HISTORY`] messages, oldest first.
