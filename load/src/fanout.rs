@@ -62,6 +62,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         latencies: Mutex::new(Vec::new()),
     });
     let total = args.rooms * args.members;
+    let setting_up = Instant::now();
     let sockets: Vec<_> = futures_util::stream::iter(0..total)
         .map(|i| {
             let http = &http;
@@ -85,6 +86,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .buffer_unordered(64)
         .collect()
         .await;
+    eprintln!(
+        "fanout: {total} members joined in {:.1} s",
+        setting_up.elapsed().as_secs_f64()
+    );
     // Every member stops saying at the same moment, so that once the sayers are done the
     // count of what was sent is final before the deliveries are counted.
     let begun = Instant::now();
