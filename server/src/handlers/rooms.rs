@@ -164,13 +164,13 @@ pub async fn typing(peer: &Peer<'_>, room: &str) -> Result<(), Refusal> {
     {
         let mut last = peer.typed.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
-        // Rooms typed in longer ago than the throttle are forgotten, so the map stays as
-        // small as the rooms typed in during the last second.
-        last.retain(|_, at| now.duration_since(*at) < TYPING_EVERY);
-        if last.contains_key(room) {
+        // Rooms typed in longer ago than the throttle are forgotten, so the list stays as
+        // short as the rooms typed in during the last second.
+        last.retain(|(_, at)| now.duration_since(*at) < TYPING_EVERY);
+        if last.iter().any(|(typed, _)| typed == room) {
             return Ok(());
         }
-        last.insert(room.to_string(), now);
+        last.push((room.to_string(), now));
     }
     peer.state
         .rooms

@@ -98,26 +98,40 @@ fn upgrade(
         .max_frame_size(readable)
         .on_upgrade(move |socket| {
             let tracker = state.sockets.clone();
-            // Split here, not in `serve`: an async fn keeps room for its arguments for as
-            // long as it runs, and a whole `WebSocket` there would cost every socket
-            // twice its size in the task.
+            // Split and boxed here, not in `serve`: an async fn keeps room for its
+            // arguments for as long as it runs, and these would cost every socket their
+            // size in its task a second time.
             let (sink, stream) = socket.split();
             let token = token.unwrap_or_default();
+            let start = Box::new(Start {
+                sink,
+                stream,
+                token,
+                kind,
+            });
             // A task of its own rather than the rest of axum's upgrade task, which would
             // keep the upgrade's state (its configuration, the handshake's future) for as
             // long as the socket lives.
-            tracker.spawn(serve(sink, stream, state, token, kind));
+            tracker.spawn(serve(state, start));
             std::future::ready(())
         })
 }
 
-async fn serve(
+/// What a socket starts with: its two halves, its token and its kind.
+struct Start {
     sink: SplitSink<WebSocket, Message>,
     stream: SplitStream<WebSocket>,
-    state: AppState,
     token: String,
     kind: SocketKind,
-) {
+}
+
+async fn serve(state: AppState, start: Box<Start>) {
+    let Start {
+        sink,
+        stream,
+        token,
+        kind,
+    } = *start;
     // Boxed: what letting the socket in needs (Redis reads, a refusal's close frame)
     // exists only until then, not in every idle socket's task. The sink and the token go
     // in and come back, so that the task does not keep a second place for them.
