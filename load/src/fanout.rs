@@ -157,17 +157,12 @@ async fn say(
     // Very low rates are for very large rooms: each member then says at most once in a
     // run, and the phases spread those messages over the run.
     let period = Duration::from_secs_f64(1.0 / rate.max(1e-6));
-    let first = Instant::now() + period.mul_f64(phase);
-    if first >= end {
-        return;
-    }
-    tokio::time::sleep_until(first.into()).await;
-    let mut tick = tokio::time::interval(period);
-    loop {
-        tick.tick().await;
-        if Instant::now() >= end {
-            break;
-        }
+    // Each message at its own time, and none after `end`: a member whose next message
+    // would come after it is done now, not a period later.
+    let mut at = Instant::now() + period.mul_f64(phase);
+    while at < end {
+        tokio::time::sleep_until(at.into()).await;
+        at += period;
         let micros = shared.start.elapsed().as_micros();
         let frame = json!({"type": "room.say", "room": room, "text": format!("t{micros}")});
         if sink.send(&frame).await.is_err() {

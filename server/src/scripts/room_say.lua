@@ -9,7 +9,6 @@
 -- from the stream reaches its sender with its ref as the published one does. The event
 -- names the message before it (`prev`), so a node that missed some (its subscription was
 -- lost for a moment) sees the gap at the next one and fetches what it missed.
-local last = redis.call('GET', KEYS[2])
 local id
 if ARGV[3] == '' then
   id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[8], '*', 'from', ARGV[5], 'text', ARGV[6], 'ts', ARGV[7])
@@ -18,7 +17,8 @@ else
     'origin', ARGV[3])
 end
 redis.call('EXPIRE', KEYS[1], ARGV[9])
-redis.call('SET', KEYS[2], id, 'EX', ARGV[9])
+-- The ID of the message before, read as the new one replaces it.
+local last = redis.call('SET', KEYS[2], id, 'EX', ARGV[9], 'GET')
 local origin = ARGV[3]
 if origin == '' then origin = 'null' end
 local prev = 'null'
