@@ -32,6 +32,11 @@ pub struct Config {
     #[arg(long, env = "MAX_FRAME_BYTES", default_value_t = 16 * 1024, value_parser = clap::value_parser!(u64).range(64..=16 * 1024 * 1024))]
     pub max_frame_bytes: u64,
 
+    /// A socket from which nothing (not even a pong) came for this long is closed with
+    /// 4000. The node pings each socket every half of it, at most every 25 s.
+    #[arg(long, env = "IDLE_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(2..))]
+    pub idle_secs: u64,
+
     /// A seated player whose sockets are all gone this long loses the game (abandoned).
     #[arg(long, env = "ABANDON_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub abandon_secs: u64,

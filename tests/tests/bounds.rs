@@ -1,7 +1,7 @@
 //! A node's connections are bounded: a request head has a deadline (half-sent requests and
 //! silent connections are closed while the node keeps serving), at most MAX_CONNECTIONS
 //! are open at once and MAX_CONNECTIONS_PER_IP from one address; the excess is closed at
-//! once.
+//! once. A WebSocket silent for IDLE_SECS is closed with 4000.
 
 use std::{
     net::{IpAddr, Ipv4Addr, SocketAddr},
@@ -345,4 +345,32 @@ async fn with_a_full_history_of_the_largest_messages_no_redis_command_takes_over
     // 800 KB here), which takes as long as its size does.
     let (_, history) = e2e::refresh(&node.base, &token).await;
     assert_eq!(history["messages"].as_array().unwrap().len(), 200);
+}
+
+#[tokio::test]
+async fn a_silent_socket_is_closed_with_4000_after_idle_secs_and_one_that_answers_pings_is_not() {
+    // IDLE_SECS=2: the node pings every second and closes a socket silent for 2 s.
+    let redis = Redis::start().await;
+    let node = Server::start(&redis.url(), &[("IDLE_SECS", "2")]).await;
+    let silent = e2e::token(&e2e::new_session(&node.base, "silent").await);
+    let awake = e2e::token(&e2e::new_session(&node.base, "awake").await);
+    // The silent socket sends nothing, pongs included (it is read raw, after the fact).
+    let mut conn = raw_ws(&node, &silent).await;
+    let (mut ws, _) = e2e::Ws::hello(&node.ws_url("/ws", &awake)).await;
+    // The other keeps reading, which answers the node's pings.
+    ws.assert_silent(Duration::from_secs(4)).await;
+    assert_eq!(close_code(&mut conn).await, Some(4000));
+    ws.send(serde_json::json!({"type": "room.join", "room": "awake", "ref": "still"}))
+        .await;
+    assert_eq!(ws.answer("still").await["type"], "room.joined");
+    let metrics = reqwest::get(format!("{}/metrics", node.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("ws_closes_total{code=\"4000\"} 1"),
+        "one socket closed for silence"
+    );
 }

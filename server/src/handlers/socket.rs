@@ -1,6 +1,7 @@
 //! The life of one WebSocket, for `/chat` and `/ws` alike: the token check, a reader and a
 //! writer polled together in the socket's one task, a bounded outbound queue, pings every
-//! 25 s, a close after 60 s of silence, and a close with 1001 when the node shuts down.
+//! 25 s, a close after 60 s of silence (`IDLE_SECS`), and a close with 1001 when the node
+//! shuts down.
 //!
 //! Every socket pays for its task while it is open, so the task holds little: the reader
 //! and writer are one small hand-written future ([`Running`]), the steps that run once or
@@ -46,8 +47,8 @@ use crate::{
 /// are queued at once. The queue's slots are allocated as they are used, so an idle
 /// socket does not pay for them.
 const OUTBOX_CAPACITY: usize = 256;
-const PING_EVERY: Duration = Duration::from_secs(25);
-const IDLE_LIMIT: Duration = Duration::from_secs(60);
+/// The longest time between two pings of one socket (shorter for an `IDLE_SECS` under 50 s).
+const PING_EVERY_MOST: Duration = Duration::from_secs(25);
 /// How often the node's keepalive runs ([`run_keepalive`]): a silent socket is closed at
 /// most this long after its 60 s.
 const KEEPALIVE_EVERY: Duration = Duration::from_secs(1);
@@ -273,13 +274,15 @@ pub fn shutting_down() -> Message {
     close_frame(close::GOING_AWAY, "server shutting down")
 }
 
-/// Every second, closes this node's sockets that were silent for 60 s and pings a 25th
-/// of them (each every 25 s), until the node stops: one timer for the node instead of
-/// one per socket.
+/// Every second, closes this node's sockets that were silent for `IDLE_SECS` (60 s) and
+/// pings a 25th of them (each every 25 s; every half of `IDLE_SECS` when that is
+/// shorter), until the node stops: one timer for the node instead of one per socket.
 pub async fn run_keepalive(state: AppState) {
     let mut tick = tokio::time::interval(KEEPALIVE_EVERY);
-    let idle_ms = IDLE_LIMIT.as_millis() as u64;
-    let ping_turns = PING_EVERY.as_secs() / KEEPALIVE_EVERY.as_secs();
+    let idle_secs = state.config.idle_secs;
+    let idle_ms = idle_secs * 1000;
+    let ping_turns =
+        (idle_secs / 2).clamp(1, PING_EVERY_MOST.as_secs()) / KEEPALIVE_EVERY.as_secs();
     for turn in 0.. {
         tokio::select! {
             _ = state.shutdown.cancelled() => break,
