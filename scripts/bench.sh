@@ -19,6 +19,8 @@
 #   GROWTH_DELIVERIES (default 50000): the deliveries/s each run of the "growth" scenario
 #                offers (fan-out at 10, 100 and 1,000 rooms of 10 members, at 10 rooms of
 #                100 and 1,000 members, and one room of GROWTH_ROOM_MEMBERS, default 10000)
+#   SERVER_BIN (default ./target/release/server): the server binary the nodes run, for
+#                before/after runs of two builds in one sitting
 #   SETTLE_SECS (default 35): after each moves and newgames run, how long to go on
 #   measuring Redis while the seats of the games whose sockets closed are swept (the nodes'
 #   ABANDON_SECS is 30), so that this work is counted with the run that caused it and not
@@ -40,6 +42,7 @@ FANOUT="${FANOUT:---rooms 20 --members 50 --rate 2}"
 BOT_RATES="${BOT_RATES:-100 1000}"
 BOT_SECS="${BOT_SECS:-10}"
 SETTLE_SECS="${SETTLE_SECS:-35}"
+SERVER_BIN="${SERVER_BIN:-./target/release/server}"
 IDLE_SOCKETS="${IDLE_SOCKETS:-19900}"
 SPREAD_SOCKETS="${SPREAD_SOCKETS:-100000}"
 GROWTH_DELIVERIES="${GROWTH_DELIVERIES:-50000}"
@@ -136,7 +139,7 @@ node_names=() node_pids=()
 # Starts node NAME on PORT and waits until it answers.
 start_node() {
   if in_use "$2"; then die "port $2 is in use"; fi
-  NODE_ID="bench-${1,,}" BIND_ADDR="127.0.0.1:$2" ./target/release/server & pids+=($!)
+  NODE_ID="bench-${1,,}" BIND_ADDR="127.0.0.1:$2" "$SERVER_BIN" & pids+=($!)
   node_names+=("$1") node_pids+=($!)
   for _ in $(seq 100); do curl -fs "http://127.0.0.1:$2/health" >/dev/null && return; sleep 0.1; done
   die "node $1 on port $2 did not start"
