@@ -100,12 +100,7 @@ async fn past_max_connections_a_new_connection_is_closed_at_once() {
     held.truncate(10);
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(health(&node).await, 200, "served again once some closed");
-    let metrics = reqwest::get(format!("{}/metrics", node.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics(&node).await;
     assert!(
         metrics.contains("connections_refused_total{bound=\"node\"}"),
         "{metrics}"
@@ -185,6 +180,16 @@ async fn close_code(conn: &mut TcpStream) -> Option<u16> {
             return Some(u16::from_be_bytes([payload[0], payload[1]]));
         }
     }
+}
+
+/// The node's `/metrics` text.
+async fn metrics(node: &Server) -> String {
+    reqwest::get(format!("{}/metrics", node.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }
 
 /// A client frame: `first` (FIN, RSV bits, opcode), masked with a zero key unless `unmasked`.
@@ -363,12 +368,7 @@ async fn a_silent_socket_is_closed_with_4000_after_idle_secs_and_one_that_answer
     ws.send(serde_json::json!({"type": "room.join", "room": "awake", "ref": "still"}))
         .await;
     assert_eq!(ws.answer("still").await["type"], "room.joined");
-    let metrics = reqwest::get(format!("{}/metrics", node.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics(&node).await;
     assert!(
         metrics.contains("ws_closes_total{code=\"4000\"} 1"),
         "one socket closed for silence"
