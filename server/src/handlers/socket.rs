@@ -376,8 +376,9 @@ impl Running<'_> {
     fn poll_writer(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         loop {
             if self.closing.is_none() {
-                // A close that goes first replaces a frame the client has no room for.
-                if let Some(close) = self.frames.take_closing() {
+                // A close that goes first replaces a frame the client has no room for;
+                // one that comes while the client reads nothing wakes the writer.
+                if let Poll::Ready(close) = self.frames.poll_closing(cx) {
                     self.begin_close(close);
                 }
             }
@@ -399,15 +400,7 @@ impl Running<'_> {
                 continue;
             }
             match Pin::new(&mut self.sink).poll_ready(cx) {
-                Poll::Pending => {
-                    // Also wake for a close that goes first, and look for one that came
-                    // before the registration.
-                    self.frames.register(cx);
-                    if self.closing.is_none() && self.frames.has_closing() {
-                        continue;
-                    }
-                    return self.poll_flush(cx);
-                }
+                Poll::Pending => return self.poll_flush(cx),
                 Poll::Ready(Err(_)) => return Poll::Ready(()),
                 Poll::Ready(Ok(())) => {
                     let frame = self.unsent.take().expect("a frame waits");

@@ -3,8 +3,9 @@
 //!
 //! Every socket has one, idle or not, so it is kept small: a `VecDeque` that holds no
 //! memory while it is empty, behind a lock that is only held to push or pop, and one
-//! waker slot for the writer, which polls it by hand. (A tokio channel costs about 800 bytes per socket even
-//! when empty: its slots are allocated up front and its fields padded to cache lines.)
+//! waker slot for the writer, which polls it by hand. (A tokio channel costs about 800
+//! bytes per socket even when empty: its slots are allocated up front and its fields
+//! padded to cache lines.)
 //! It also notes when the client last sent a frame, for the node's keepalive
 //! ([`super::Hub::keepalive`]), so that no socket needs a timer of its own.
 
@@ -176,9 +177,9 @@ impl Frames {
         Some(frame)
     }
 
-    /// A close of [`Outbox::close_now`] (or an overflow), if one waits: for a send that
-    /// waits on a client that does not read. Nothing more goes out after it.
-    pub fn take_closing(&mut self) -> Option<Message> {
+    /// A close of [`Outbox::close_now`] (or an overflow), if one waits; nothing more goes
+    /// out after it.
+    fn take_closing(&mut self) -> Option<Message> {
         let mut queue = self.shared.lock();
         let frame = queue.closing.take()?;
         queue.closed = true;
@@ -186,14 +187,16 @@ impl Frames {
         Some(frame)
     }
 
-    /// Whether a close of [`Outbox::close_now`] (or an overflow) waits.
-    pub fn has_closing(&self) -> bool {
-        self.shared.lock().closing.is_some()
-    }
-
-    /// Wakes the writer at the next frame or close.
-    pub fn register(&self, cx: &mut Context<'_>) {
+    /// A close of [`Outbox::close_now`] (or an overflow), or `Pending` until one comes
+    /// (the writer is woken then, as at a frame): for a send that waits on a client that
+    /// does not read.
+    pub fn poll_closing(&mut self, cx: &mut Context<'_>) -> Poll<Message> {
+        // Registered before looking: a close that comes in between wakes the writer.
         self.shared.ready.register(cx.waker());
+        match self.take_closing() {
+            Some(frame) => Poll::Ready(frame),
+            None => Poll::Pending,
+        }
     }
 }
 
