@@ -108,18 +108,54 @@ async fn seated(peer: &Peer<'_>, id: &str) {
 /// when a player closes the page. So what a socket costs (heartbeats, subscriptions,
 /// presence) stays with the games it is in, however many it has played.
 async fn move_on(peer: &Peer<'_>, current: &str) {
-    for old in peer.state.hub.finished_seats(peer.id, current) {
-        peer.state.hub.unseat(peer.id, &old);
-        unfollow(peer, &old).await;
-        let room = keys::game_room(&old);
-        if let Err((_, e)) = rooms::leave(peer.state, peer.id, &peer.name, &room).await {
+    let old = peer.state.hub.finished_seats(peer.id, current);
+    futures_util::future::join_all(old.iter().map(|old| async move {
+        peer.state.hub.unseat(peer.id, old);
+        let room = keys::game_room(old);
+        let (_, left) = tokio::join!(
+            unfollow(peer, old),
+            rooms::leave(peer.state, peer.id, &peer.name, &room)
+        );
+        if let Err((_, e)) = left {
             tracing::warn!(%room, error = %e, "leaving a finished game's chat failed");
         }
+    }))
+    .await;
+}
+
+/// A game's chat room, which every player and spectator joins with the game. A request
+/// that seats the socket or shows it the game follows the chat's channel from its start,
+/// with the game's own (the node subscribes to both at once), and enters the room once
+/// the game has answered.
+struct Chat<'a> {
+    room: String,
+    following: Result<Following<'a>, Refusal>,
+}
+
+async fn follow_chat<'a>(peer: &Peer<'a>, id: &str) -> Chat<'a> {
+    let room = keys::game_room(id);
+    let following = match rooms::may_join(peer, &room) {
+        Ok(channel) => Ok(rooms::follow(peer, channel).await),
+        Err(refusal) => Err(refusal),
+    };
+    Chat { room, following }
+}
+
+/// Enters the game's chat room (see [`Chat`]); with `since`, its history is what came
+/// after that message. A game just created has no chat yet (`new`). A refusal is an
+/// `error` of its own: the game's request went through all the same.
+async fn enter_chat(peer: &Peer<'_>, chat: Chat<'_>, since: Option<&str>, new: bool) {
+    let entered = match chat.following {
+        Ok(following) => rooms::enter(peer, &chat.room, following, since, None, new).await,
+        Err(refusal) => Err(refusal),
+    };
+    if let Err((code, message)) = entered {
+        peer.outbox
+            .send_json(&ServerMsg::error(None, code, message));
     }
 }
 
-/// Joins the game's chat room too, as every player and spectator does; with `since`, its
-/// history is what came after that message.
+/// Joins the game's chat room too, as every player and spectator does.
 async fn join_room(peer: &Peer<'_>, id: &str, since: Option<&str>) {
     if let Err((code, message)) = rooms::join(peer, &keys::game_room(id), since, None).await {
         peer.outbox
@@ -148,8 +184,12 @@ pub async fn create(
 ) -> Result<(), Refusal> {
     may_open(peer)?;
     let id = Games::new_id();
-    reserve_seat(peer, &id, false).await?;
-    let following = follow(peer, &id).await;
+    let (seat, following, chat) = tokio::join!(
+        reserve_seat(peer, &id, false),
+        follow(peer, &id),
+        follow_chat(peer, &id)
+    );
+    seat?;
     let answer = peer
         .state
         .games
@@ -165,8 +205,7 @@ pub async fn create(
         .map_err(unavailable)?;
     following.keep();
     settle(peer, answer, reference).await?;
-    seated(peer, &id).await;
-    join_room(peer, &id, None).await;
+    tokio::join!(seated(peer, &id), enter_chat(peer, chat, None, true));
     Ok(())
 }
 
@@ -179,8 +218,12 @@ pub async fn join(
     reference: Option<String>,
 ) -> Result<(), Refusal> {
     validate_id(id)?;
-    reserve_seat(peer, id, true).await?;
-    let following = follow(peer, id).await;
+    let (seat, following, chat) = tokio::join!(
+        reserve_seat(peer, id, true),
+        follow(peer, id),
+        follow_chat(peer, id)
+    );
+    seat?;
     let answer = peer
         .state
         .games
@@ -198,10 +241,12 @@ pub async fn join(
         following.keep();
     }
     settle(peer, answer, reference).await?;
+    let entered = enter_chat(peer, chat, since, false);
     if has_seat {
-        seated(peer, id).await;
+        tokio::join!(seated(peer, id), entered);
+    } else {
+        entered.await;
     }
-    join_room(peer, id, since).await;
     Ok(())
 }
 

@@ -10,7 +10,7 @@ use common::{
     protocol::{ErrorCode, ServerMsg},
 };
 
-use super::{origin, peer::Peer, refuse, unavailable, unfollow, Following, Refusal};
+use super::{origin, peer::Peer, refuse, unavailable, Following, Refusal};
 use crate::{
     hub::stream_position,
     node::state::AppState,
@@ -24,6 +24,14 @@ pub async fn join(
     since: Option<&str>,
     reference: Option<String>,
 ) -> Result<(), Refusal> {
+    let channel = may_join(peer, room)?;
+    let following = follow(peer, channel).await;
+    enter(peer, room, following, since, reference, false).await
+}
+
+/// What a join checks before any round trip: the room's name, and that the socket may
+/// follow one more room. Answers the room's channel.
+pub(super) fn may_join(peer: &Peer<'_>, room: &str) -> Result<String, Refusal> {
     validate(room).map_err(|why| refuse(ErrorCode::BadRequest, why))?;
     let state = peer.state;
     let channel = keys::room_channel(room);
@@ -40,10 +48,30 @@ pub async fn join(
             format!("a socket follows at most {most} rooms (game chats included): leave one first"),
         ));
     }
+    Ok(channel)
+}
+
+/// Follows a room's channel for a join: its deliveries wait for the join's answer
+/// ([`enter`]), and a join that fails half-way unfollows it.
+pub(super) async fn follow<'a>(peer: &Peer<'a>, channel: String) -> Following<'a> {
+    Following::start(peer, channel, true).await
+}
+
+/// The rest of a join, once the socket follows the room: its presence and history, read
+/// at once (one round trip to Redis instead of one after the other), and the answer. A
+/// room that is `new` (a game's chat as the game is created: no one can have written to
+/// it) has no history to read.
+pub(super) async fn enter(
+    peer: &Peer<'_>,
+    room: &str,
+    following: Following<'_>,
+    since: Option<&str>,
+    reference: Option<String>,
+    new: bool,
+) -> Result<(), Refusal> {
+    let state = peer.state;
+    let channel = keys::room_channel(room);
     let others_here = state.hub.name_follows(&channel, &peer.name, peer.id);
-    let following = Following::start(peer, channel.clone(), true).await;
-    // The presence (with the member list it answers) and the history are read at once:
-    // one round trip to Redis instead of one after the other.
     let present = async {
         if others_here {
             state.rooms.members(room).await
@@ -53,6 +81,7 @@ pub async fn join(
     };
     let history = async {
         Ok::<_, StoreError>(match since {
+            _ if new => (Vec::new(), false),
             Some(id) => match state.rooms.after(room, id).await? {
                 Some(after) => (after, true),
                 None => (state.rooms.recent(room).await?, false),
@@ -133,18 +162,28 @@ pub async fn leave_request(
     Ok(())
 }
 
-/// Leaving a room, on `room.leave` and for every room when a socket closes.
+/// Leaving a room, on `room.leave` and for every room when a socket closes. The node's
+/// subscription and the presence change at once: neither waits for the other.
 pub async fn leave(state: &AppState, id: u64, name: &str, room: &str) -> Result<(), Refusal> {
     let channel = keys::room_channel(room);
-    unfollow(state, id, &channel).await;
-    if !state.hub.name_follows(&channel, name, id) {
+    let unsubscribe = state.hub.unfollow(&channel, id);
+    let still_here = state.hub.name_follows(&channel, name, id);
+    let subscription = async {
+        if unsubscribe {
+            state.bus.sync(&channel).await;
+        }
+    };
+    let presence = async {
+        if still_here {
+            return Ok(());
+        }
         state
             .rooms
             .depart(room, &state.node_id, name)
             .await
-            .map_err(unavailable)?;
-    }
-    Ok(())
+            .map_err(unavailable)
+    };
+    tokio::join!(subscription, presence).1
 }
 
 /// Least time between two `room.typing` of one socket in one room that are passed on.
