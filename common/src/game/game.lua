@@ -20,7 +20,9 @@
 
 local op, now, publish, channel, origin = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
 local null = cjson.null
-local LINES = {{0, 1, 2}, {3, 4, 5}, {6, 7, 8}, {0, 3, 6}, {1, 4, 7}, {2, 5, 8}, {0, 4, 8}, {2, 4, 6}}
+-- The eight lines of three cells (0..8), three digits each: a string, so that a call does
+-- not build tables it seldom needs.
+local LINES = '012345678036147258048246'
 local TTL = 86400 -- keys::GAME_TTL_SECS
 
 local function err(code, message)
@@ -228,13 +230,16 @@ elseif op == 'move' then
   if g.board[cell + 1] ~= null then
     return err('cell_taken', 'that cell is taken')
   end
+  -- No sign of life is written here: the node holding the player's socket refreshes it
+  -- (`seen:TOKEN`) three times within ABANDON_SECS while the socket is open.
   g.board[cell + 1] = seat
-  redis.call('HSET', KEYS[2], 'seen:' .. ARGV[6], now)
-  for _, line in ipairs(LINES) do
-    local a = g.board[line[1] + 1]
-    if a ~= null and a == g.board[line[2] + 1] and a == g.board[line[3] + 1] then
+  for i = 1, #LINES, 3 do
+    local c1, c2, c3 = string.byte(LINES, i, i + 2)
+    c1, c2, c3 = c1 - 48, c2 - 48, c3 - 48
+    local a = g.board[c1 + 1]
+    if a ~= null and a == g.board[c2 + 1] and a == g.board[c3 + 1] then
       finish(g, 'won', a)
-      g.line = line
+      g.line = {c1, c2, c3}
       return ended(g)
     end
   end

@@ -53,10 +53,11 @@ async fn settle(peer: &Peer<'_>, answer: Answer, reference: Option<String>) -> R
         Answer::Changed(game) => {
             let channel = keys::game_channel(&game.id);
             let position = u128::from(game.version);
+            let with_ref = reference.is_some();
             let frame = ServerMsg::GameState { reference, game };
             peer.state
                 .hub
-                .answer_change(&channel, peer.id, position, &frame);
+                .answer_change(&channel, peer.id, position, &frame, with_ref);
             Ok(())
         }
         Answer::Fresh | Answer::Wait(_) => Ok(()),

@@ -50,9 +50,17 @@ struct Conn {
 #[derive(Default)]
 struct Member {
     seen: Option<Position>,
-    /// `Some` while joining: frames held back until the join's answer is sent.
-    held: Option<Vec<(Position, &'static str, Utf8Bytes)>>,
+    /// The frame at `seen` went out without a request's `ref`: a plain copy, which the
+    /// socket whose request made that change still needs its answer after.
+    plain_at_seen: bool,
+    /// `Some` while joining: frames held back until the join's answer is sent, each with
+    /// whether it carries its asker's `ref`.
+    held: Option<Vec<Held>>,
 }
+
+/// A frame held back while a socket joins: its position, kind and text, and whether it
+/// carries a `ref`.
+type Held = (Position, &'static str, Utf8Bytes, bool);
 
 impl Member {
     /// Counts a frame at `position` as seen without sending it (its sender is muted).
@@ -62,13 +70,16 @@ impl Member {
         }
     }
 
-    /// Delivers a frame at `position` unless the follower has seen it; while it is joining,
-    /// holds the frame back instead.
-    fn offer(&mut self, outbox: &Outbox, position: Position, kind: &'static str, text: Utf8Bytes) {
+    /// Delivers a frame at `position` (`with_ref`: the copy that carries its asker's
+    /// `ref`) unless the follower has seen it; while it is joining, holds the frame back
+    /// instead.
+    fn offer(&mut self, outbox: &Outbox, frame: Held) {
+        let (position, kind, text, with_ref) = frame;
         if let Some(held) = self.held.as_mut() {
-            held.push((position, kind, text));
+            held.push((position, kind, text, with_ref));
         } else if self.seen.is_none_or(|seen| position > seen) {
             self.seen = Some(position);
+            self.plain_at_seen = !with_ref;
             outbox.send_text(kind, &text);
         }
     }
@@ -399,14 +410,17 @@ impl Hub {
             return;
         };
         conn.outbox.send_json(answer);
-        member.seen = position.max(member.seen);
+        if position > member.seen {
+            member.seen = position;
+            member.plain_at_seen = false;
+        }
         // In position order, whatever order they came in (a catch-up after a lost
         // subscription may interleave with live events): one out of order would make the
         // cursor drop the ones before it.
         let mut held = member.held.take().unwrap_or_default();
-        held.sort_by_key(|(pos, _, _)| *pos);
-        for (pos, kind, frame) in held {
-            member.offer(&conn.outbox, pos, kind, frame);
+        held.sort_by_key(|(pos, ..)| *pos);
+        for frame in held {
+            member.offer(&conn.outbox, frame);
         }
     }
 
@@ -420,7 +434,10 @@ impl Hub {
         let Some(conn) = conns.get(&id) else { return };
         conn.outbox.send_json(frame);
         if let Some(member) = channels.get_mut(channel).and_then(|m| m.get_mut(&id)) {
-            member.seen = Some(position).max(member.seen);
+            if Some(position) > member.seen {
+                member.seen = Some(position);
+                member.plain_at_seen = false;
+            }
         }
     }
 
@@ -429,12 +446,31 @@ impl Hub {
     /// answer even when the pub/sub copy is lost (e.g. while the subscriber reconnects).
     /// Only for channels whose every event supersedes the earlier ones (a game's state):
     /// events still on their way with a lower position are dropped for this follower.
-    pub fn answer_change(&self, channel: &str, id: u64, position: Position, frame: &ServerMsg) {
+    ///
+    /// When the request had a `ref` (`with_ref`) and the change reached the socket as a
+    /// plain copy without it (the catch-up after a lost subscription read the game before
+    /// this answer came back), the same state goes out once more with the `ref`: the asker
+    /// always gets its answer.
+    pub fn answer_change(
+        &self,
+        channel: &str,
+        id: u64,
+        position: Position,
+        frame: &ServerMsg,
+        with_ref: bool,
+    ) {
         let mut inner = self.lock();
         let Some((conn, member)) = inner.follower(channel, id) else {
             return;
         };
-        member.offer(&conn.outbox, position, frame.kind(), frame.to_json().into());
+        let plain = member.seen == Some(position) && member.plain_at_seen;
+        if with_ref && plain && member.held.is_none() {
+            member.plain_at_seen = false;
+            conn.outbox.send_json(frame);
+            return;
+        }
+        let text = frame.to_json().into();
+        member.offer(&conn.outbox, (position, frame.kind(), text, with_ref));
     }
 
     /// Delivers an event at `position` to every follower that has not seen it. The socket
@@ -477,7 +513,7 @@ impl Hub {
                     .get_or_insert_with(|| plain.to_json().into())
                     .clone()
             };
-            member.offer(&conn.outbox, position, plain.kind(), text);
+            member.offer(&conn.outbox, (position, plain.kind(), text, is_origin));
         }
     }
 

@@ -45,6 +45,17 @@ fn message(text: &str) -> ServerMsg {
     }
 }
 
+/// `text` as the answer to the request `reference`.
+fn answer(text: &str, reference: &str) -> ServerMsg {
+    let ServerMsg::RoomMessage { message, .. } = message(text) else {
+        unreachable!()
+    };
+    ServerMsg::RoomMessage {
+        reference: Some(reference.into()),
+        message,
+    }
+}
+
 /// Publishes `text` at `position` on the room, from `origin`.
 fn publish(hub: &Hub, position: Position, text: &str, origin: Option<&Origin>) {
     let plain = message(text);
@@ -137,10 +148,52 @@ fn the_requesters_own_answer_makes_the_pub_sub_copy_a_duplicate() {
     let hub = Hub::default();
     let (id, mut rx) = socket(&hub, "ann");
     hub.follow(ROOM, id, false);
-    hub.answer_change(ROOM, id, 4, &message("mine"));
+    hub.answer_change(ROOM, id, 4, &message("mine"), false);
     publish(&hub, 4, "mine, through pub/sub", None);
     publish(&hub, 3, "older, still on its way", None);
     assert_eq!(texts(&sent(&mut rx)), ["mine"]);
+}
+
+#[test]
+fn a_requester_whose_change_came_without_its_ref_gets_the_answer_all_the_same() {
+    let hub = Hub::default();
+    let (id, mut rx) = socket(&hub, "ann");
+    hub.follow(ROOM, id, false);
+    // A catch-up after a lost subscription read the change before the request's answer.
+    publish(&hub, 4, "mine", None);
+    hub.answer_change(ROOM, id, 4, &answer("mine", "r1"), true);
+    let frames = sent(&mut rx);
+    assert_eq!(texts(&frames), ["mine", "mine"]);
+    assert_eq!(frames[1]["ref"], "r1");
+    hub.answer_change(ROOM, id, 4, &answer("mine", "r1"), true);
+    assert!(sent(&mut rx).is_empty(), "answered once");
+}
+
+#[test]
+fn a_request_without_a_ref_is_answered_by_the_plain_copy() {
+    let hub = Hub::default();
+    let (id, mut rx) = socket(&hub, "ann");
+    hub.follow(ROOM, id, false);
+    publish(&hub, 4, "mine", None);
+    hub.answer_change(ROOM, id, 4, &message("mine"), false);
+    assert_eq!(texts(&sent(&mut rx)), ["mine"]);
+}
+
+#[test]
+fn a_requester_whose_change_came_with_its_ref_gets_it_once() {
+    let hub = Hub::default();
+    let (id, mut rx) = socket(&hub, "ann");
+    hub.follow(ROOM, id, false);
+    let origin = Origin {
+        node: "node".into(),
+        conn: id,
+        reference: Some("r1".into()),
+    };
+    publish(&hub, 4, "mine", Some(&origin));
+    hub.answer_change(ROOM, id, 4, &answer("mine", "r1"), true);
+    let frames = sent(&mut rx);
+    assert_eq!(texts(&frames), ["mine"]);
+    assert_eq!(frames[0]["ref"], "r1");
 }
 
 #[test]
