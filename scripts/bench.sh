@@ -236,8 +236,12 @@ measure() {
 settle() {
   if [ "$SETTLE_SECS" -gt 0 ]; then
     measure "$1, then $SETTLE_SECS s while its seats are swept" sleep "$SETTLE_SECS"
+    echo "$1: seats left in presence:seats after the $SETTLE_SECS s: $(seats_left)"
   fi
 }
+# Entries of the seat deadline index (-c follows a cluster to the master holding it): what
+# the sweeps have not yet checked.
+seats_left() { redis_cli "${masters[0]}" -c zcard presence:seats | tr -d '\r'; }
 
 # Resident memory of process PID in KiB.
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }

@@ -108,7 +108,8 @@ pub const MATCH_QUEUE: &str = "matchmaking:queue";
 pub const TURN_DEADLINES: &str = "games:turn_deadlines";
 
 /// Index of seated players' deadlines: member `ID \x1f SEAT`, score the time (ms) after
-/// which the seat counts as abandoned unless its node refreshed it.
+/// which the seat counts as abandoned unless its node refreshed it. A sweep claims the
+/// entries that are due by moving them a short lease ahead (`claim_overdue.lua`).
 pub const SEAT_DEADLINES: &str = "presence:seats";
 
 /// Capped stream of one room's messages.

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use common::keys;
+use common::{game::store::Games, keys};
 use e2e::{
     eventually,
     players::{
@@ -235,4 +235,40 @@ async fn a_player_whose_node_dies_loses_after_abandon_secs() {
     let state = alice.state().await;
     assert_eq!(state["status"], "abandoned");
     assert_eq!(state["winner"], "X");
+}
+
+/// Every node sweeps the same index of seat deadlines: a sweep claims the seats that are
+/// due in one atomic step, moving them a lease ahead, so two sweeps at once never check one
+/// seat twice, and a claimed seat is due again once its lease runs out (a node that died
+/// while checking it leaves it to the others).
+#[tokio::test]
+async fn sweeps_at_once_claim_each_due_seat_once_and_it_is_due_again_after_the_lease() {
+    let redis = e2e::Redis::start().await;
+    let client = redis.client().await;
+    let members: Vec<(f64, String)> = (0..150)
+        .map(|i| (1.0, format!("game{i}\x1ftoken{i}")))
+        .collect();
+    let _: () = client
+        .zadd(keys::SEAT_DEADLINES, None, None, false, false, members)
+        .await
+        .expect("ZADD");
+    let (a, b) = (
+        Games::new(client.clone(), false),
+        Games::new(client.clone(), false),
+    );
+    let lease = Duration::from_millis(1500);
+    let (mine, theirs) = tokio::join!(a.overdue_seats(100, lease), b.overdue_seats(100, lease));
+    let (mine, theirs) = (mine.expect("claim"), theirs.expect("claim"));
+    assert_eq!(mine.len() + theirs.len(), 150, "every due seat is claimed");
+    let mut all: Vec<_> = mine.iter().chain(&theirs).collect();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 150, "no seat is claimed twice");
+    assert!(
+        a.overdue_seats(100, lease).await.expect("claim").is_empty(),
+        "claimed seats are not due during their lease"
+    );
+    tokio::time::sleep(lease + Duration::from_millis(500)).await;
+    let again = b.overdue_seats(200, lease).await.expect("claim");
+    assert_eq!(again.len(), 150, "all due again once the lease ran out");
 }

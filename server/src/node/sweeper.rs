@@ -23,6 +23,15 @@ use crate::stores::operations;
 const SWEEP_EVERY: Duration = Duration::from_millis(500);
 const ROOM_REFRESH_EVERY: Duration = Duration::from_secs(10);
 const SWEEP_BATCH: i64 = 100;
+/// Batches one sweep of an index claims at most, one after the other while they come full:
+/// a node sweeps up to 2,000 entries of each index a second.
+const SWEEP_ROUNDS: usize = 10;
+/// Checks of claimed entries in flight at once.
+const SWEEP_IN_FLIGHT: usize = 16;
+/// How long an entry a node claimed is left to it before another node's sweep may take it:
+/// longer than a batch takes to check, short enough that an entry claimed by a node that
+/// died is soon checked by another.
+const SWEEP_LEASE: Duration = Duration::from_secs(2);
 
 /// How often a seat's sign of life is refreshed: three times within `ABANDON_SECS`.
 fn heartbeat_every(abandon_secs: u64) -> Duration {
@@ -85,20 +94,76 @@ pub async fn run_heartbeat(state: AppState) {
 
 /// Ends the games whose player to move has run out of time, whichever node holds them.
 async fn sweep_clocks(state: &AppState) {
-    let due = match state.games.overdue_clocks(SWEEP_BATCH).await {
-        Ok(due) => due,
-        Err(e) => {
-            tracing::debug!(error = %e, "turn clock sweep failed");
+    for _ in 0..SWEEP_ROUNDS {
+        let due = match state.games.overdue_clocks(SWEEP_BATCH, SWEEP_LEASE).await {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::debug!(error = %e, "turn clock sweep failed");
+                return;
+            }
+        };
+        let full = due.len() as i64 == SWEEP_BATCH;
+        let checks = due.into_iter().map(|game| async move {
+            match state.games.check_clock(&game).await {
+                Ok(Answer::Changed(g)) => {
+                    tracing::info!(game = %g.id, winner = ?g.winner, "a player ran out of time")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(%game, error = %e, "turn clock check failed"),
+            }
+        });
+        futures_util::stream::iter(checks)
+            .for_each_concurrent(SWEEP_IN_FLIGHT, |check| check)
+            .await;
+        if !full {
             return;
         }
-    };
-    for game in due {
-        match state.games.check_clock(&game).await {
-            Ok(Answer::Changed(g)) => {
-                tracing::info!(game = %g.id, winner = ?g.winner, "a player ran out of time")
+    }
+}
+
+/// Checks one seat whose deadline passed: a player gone for `ABANDON_SECS` loses (or is
+/// shown as gone from a finished game), and the seat leaves the index once every result
+/// noted in its game is counted; until then it is checked again after [`SWEEP_LEASE`].
+async fn sweep_seat(state: &AppState, game: String, token: String, abandon_ms: u64) {
+    match state.games.expire(&game, &token, abandon_ms).await {
+        Ok(Answer::Fresh) => {}
+        Ok(answer) => {
+            if let Answer::Changed(g) = &answer {
+                tracing::info!(game = %g.id, status = ?g.status, "a player was gone too long");
             }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(%game, error = %e, "turn clock check failed"),
+            match state.games.results.record_noted_results(&game).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(%game, results = n, "counted results left uncounted"),
+                Err(e) => {
+                    tracing::warn!(%game, error = %e, "counting noted results failed");
+                    return;
+                }
+            }
+            let _ = state.games.forget_seat(&game, &token).await;
+        }
+        Err(e) => tracing::warn!(%game, error = %e, "abandonment check failed"),
+    }
+}
+
+/// Sweeps the seats whose deadline passed, [`SWEEP_BATCH`] claimed at a time (up to
+/// [`SWEEP_ROUNDS`] batches while they come full), [`SWEEP_IN_FLIGHT`] checked at once.
+async fn sweep_seats(state: &AppState, abandon_ms: u64) {
+    for _ in 0..SWEEP_ROUNDS {
+        let overdue = match state.games.overdue_seats(SWEEP_BATCH, SWEEP_LEASE).await {
+            Ok(overdue) => overdue,
+            Err(e) => {
+                tracing::debug!(error = %e, "seat sweep failed");
+                return;
+            }
+        };
+        let full = overdue.len() as i64 == SWEEP_BATCH;
+        futures_util::stream::iter(overdue)
+            .for_each_concurrent(SWEEP_IN_FLIGHT, |(game, token)| {
+                sweep_seat(state, game, token, abandon_ms)
+            })
+            .await;
+        if !full {
+            return;
         }
     }
 }
@@ -112,35 +177,7 @@ pub async fn run_sweeper(state: AppState) {
             _ = state.shutdown.cancelled() => break,
             _ = tick.tick() => {}
         }
-        match state.games.overdue_seats(SWEEP_BATCH).await {
-            Ok(overdue) => {
-                for (game, token) in overdue {
-                    match state.games.expire(&game, &token, abandon_ms).await {
-                        Ok(Answer::Fresh) => {}
-                        Ok(answer) => {
-                            if let Answer::Changed(g) = &answer {
-                                tracing::info!(game = %g.id, status = ?g.status, "a player was gone too long");
-                            }
-                            // The seat is kept (and this tried again) until every result
-                            // noted in the game is counted.
-                            match state.games.results.record_noted_results(&game).await {
-                                Ok(0) => {}
-                                Ok(n) => {
-                                    tracing::info!(%game, results = n, "counted results left uncounted")
-                                }
-                                Err(e) => {
-                                    tracing::warn!(%game, error = %e, "counting noted results failed");
-                                    continue;
-                                }
-                            }
-                            let _ = state.games.forget_seat(&game, &token).await;
-                        }
-                        Err(e) => tracing::warn!(%game, error = %e, "abandonment check failed"),
-                    }
-                }
-            }
-            Err(e) => tracing::debug!(error = %e, "seat sweep failed"),
-        }
+        sweep_seats(&state, abandon_ms).await;
         sweep_clocks(&state).await;
         if let Err(e) = state.rooms.sweep(SWEEP_BATCH).await {
             tracing::debug!(error = %e, "presence sweep failed");
