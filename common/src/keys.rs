@@ -109,7 +109,7 @@ pub const TURN_DEADLINES: &str = "games:turn_deadlines";
 
 /// Index of seated players' deadlines: member `ID \x1f SEAT`, score the time (ms) after
 /// which the seat counts as abandoned unless its node refreshed it. A sweep claims the
-/// entries that are due by moving them a short lease ahead (`claim_overdue.lua`).
+/// entries that are due by moving them a short lease ahead (`deadlines`).
 pub const SEAT_DEADLINES: &str = "presence:seats";
 
 /// Capped stream of one room's messages.

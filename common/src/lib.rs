@@ -12,6 +12,7 @@
 //! - [`error`]: the error of every Redis-backed store.
 
 pub mod clock;
+pub mod deadlines;
 pub mod error;
 pub mod game;
 pub mod keys;

@@ -13,7 +13,7 @@ use super::{
     results::Results,
     rules::Mark,
 };
-use crate::{clock, error::StoreError, keys, protocol::ErrorCode};
+use crate::{clock, deadlines::Claims, error::StoreError, keys, protocol::ErrorCode};
 use std::time::Duration;
 
 /// What a game operation answered.
@@ -38,7 +38,7 @@ pub struct Games {
     client: Client,
     script: Script,
     quick: Script,
-    claim: Script,
+    claims: Claims,
     publish: &'static str,
     /// The turn clock (ms) of games between people; 0 for none.
     turn_ms: u64,
@@ -63,7 +63,7 @@ impl Games {
             client,
             script: Script::from_lua(include_str!("game.lua")),
             quick: Script::from_lua(include_str!("quick_match.lua")),
-            claim: Script::from_lua(include_str!("claim_overdue.lua")),
+            claims: Claims::default(),
             publish: if sharded { "SPUBLISH" } else { "PUBLISH" },
             turn_ms: 0,
         }
@@ -373,36 +373,15 @@ impl Games {
         Ok(())
     }
 
-    /// Claims up to `limit` due entries of the deadline index `index` for this node's
-    /// sweep (`claim_overdue.lua`): each is due again after `lease`, so no other node's
-    /// sweep checks it meanwhile, and one is checked again if this node dies first.
-    async fn claim_overdue(
-        &self,
-        index: &str,
-        limit: i64,
-        lease: Duration,
-    ) -> Result<Vec<String>, StoreError> {
-        Ok(self
-            .claim
-            .evalsha_with_reload(
-                &self.client,
-                vec![index.to_string()],
-                vec![
-                    clock::now_millis().to_string(),
-                    limit.to_string(),
-                    lease.as_millis().to_string(),
-                ],
-            )
-            .await?)
-    }
-
-    /// Claims games whose turn clock is due for a check (see [`Games::claim_overdue`]).
+    /// Claims games whose turn clock is due for a check (see [`Claims`]).
     pub async fn overdue_clocks(
         &self,
         limit: i64,
         lease: Duration,
     ) -> Result<Vec<String>, StoreError> {
-        self.claim_overdue(keys::TURN_DEADLINES, limit, lease).await
+        self.claims
+            .claim(&self.client, keys::TURN_DEADLINES, limit, lease)
+            .await
     }
 
     /// Ends game `id` by `timeout` if its player to move has run out of time. On
@@ -432,15 +411,15 @@ impl Games {
         Ok(answer)
     }
 
-    /// Claims seats whose deadline has passed (see [`Games::claim_overdue`]): `(game,
-    /// token)`.
+    /// Claims seats whose deadline has passed (see [`Claims`]): `(game, token)`.
     pub async fn overdue_seats(
         &self,
         limit: i64,
         lease: Duration,
     ) -> Result<Vec<(String, String)>, StoreError> {
         let members = self
-            .claim_overdue(keys::SEAT_DEADLINES, limit, lease)
+            .claims
+            .claim(&self.client, keys::SEAT_DEADLINES, limit, lease)
             .await?;
         Ok(members
             .iter()

@@ -168,6 +168,21 @@ async fn sweep_seats(state: &AppState, abandon_ms: u64) {
     }
 }
 
+/// Removes the presence that dead nodes left (see [`Rooms::sweep`](crate::stores::rooms::Rooms::sweep)),
+/// batch after batch while they come full.
+async fn sweep_presence(state: &AppState) {
+    for _ in 0..SWEEP_ROUNDS {
+        match state.rooms.sweep(SWEEP_BATCH, SWEEP_LEASE).await {
+            Ok(n) if n as i64 == SWEEP_BATCH => {}
+            Ok(_) => return,
+            Err(e) => {
+                tracing::debug!(error = %e, "presence sweep failed");
+                return;
+            }
+        }
+    }
+}
+
 /// Sweeps the shared deadline indexes until the node stops.
 pub async fn run_sweeper(state: AppState) {
     let abandon_ms = state.config.abandon_secs * 1000;
@@ -179,8 +194,6 @@ pub async fn run_sweeper(state: AppState) {
         }
         sweep_seats(&state, abandon_ms).await;
         sweep_clocks(&state).await;
-        if let Err(e) = state.rooms.sweep(SWEEP_BATCH).await {
-            tracing::debug!(error = %e, "presence sweep failed");
-        }
+        sweep_presence(&state).await;
     }
 }

@@ -7,9 +7,11 @@
 //! socket of that name in the room; a dead node's entries expire and any node's sweeper
 //! announces those names as left.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, time::Duration};
 
-use common::{clock, error::StoreError, game::model::Origin, keys, protocol::RoomMessage};
+use common::{
+    clock, deadlines::Claims, error::StoreError, game::model::Origin, keys, protocol::RoomMessage,
+};
 use fred::{prelude::*, types::scripts::Script};
 
 use crate::hub::{stream_position, Position};
@@ -53,6 +55,7 @@ pub struct Rooms {
     presence_max: u64,
     say: Script,
     presence: Script,
+    claims: Claims,
     publish: &'static str,
 }
 
@@ -106,6 +109,7 @@ impl Rooms {
             },
             say: Script::from_lua(include_str!("../scripts/room_say.lua")),
             presence: Script::from_lua(include_str!("../scripts/room_presence.lua")),
+            claims: Claims::default(),
             publish: if sharded { "SPUBLISH" } else { "PUBLISH" },
         }
     }
@@ -241,22 +245,31 @@ impl Rooms {
         Ok(())
     }
 
-    /// Removes expired presence (of dead nodes) from the rooms where some has expired.
-    pub async fn sweep(&self, limit: i64) -> Result<usize, StoreError> {
-        let now = clock::now_millis() as f64;
-        let overdue: Vec<String> = self
-            .client
-            .zrangebyscore(keys::ROOM_DEADLINES, "-inf", now, false, Some((0, limit)))
+    /// Removes expired presence (of dead nodes) from the rooms where some has expired:
+    /// claims up to `limit` due entries of the index for `lease` (see [`Claims`]), expires
+    /// each of their rooms once (one `expire` removes all of a room's expired presence),
+    /// then drops the entries. Returns how many entries it claimed.
+    pub async fn sweep(&self, limit: i64, lease: Duration) -> Result<usize, StoreError> {
+        let overdue = self
+            .claims
+            .claim(&self.client, keys::ROOM_DEADLINES, limit, lease)
             .await?;
-        for member in &overdue {
-            if let Some((room, _)) = member.split_once('\x1f') {
-                let _: i64 = self.presence_op(room, "expire", "", 0).await?;
-            }
-            let _: i64 = self
-                .client
-                .zrem(keys::ROOM_DEADLINES, member.as_str())
-                .await?;
+        if overdue.is_empty() {
+            return Ok(0);
         }
+        let mut rooms: Vec<&str> = overdue
+            .iter()
+            .filter_map(|member| Some(member.split_once('\x1f')?.0))
+            .collect();
+        rooms.sort_unstable();
+        rooms.dedup();
+        for room in rooms {
+            let _: i64 = self.presence_op(room, "expire", "", 0).await?;
+        }
+        let _: i64 = self
+            .client
+            .zrem(keys::ROOM_DEADLINES, overdue.clone())
+            .await?;
         Ok(overdue.len())
     }
 
