@@ -92,33 +92,47 @@ pub async fn run_heartbeat(state: AppState) {
     }
 }
 
-/// Ends the games whose player to move has run out of time, whichever node holds them.
-async fn sweep_clocks(state: &AppState) {
+/// Sweeps one deadline index: claims [`SWEEP_BATCH`] due entries at a time with `claim`,
+/// checks [`SWEEP_IN_FLIGHT`] of them at once with `check`, and goes on for up to
+/// [`SWEEP_ROUNDS`] batches while they come full. `what` names the index in the log.
+async fn sweep_index<T, C, CF, K, KF>(what: &str, claim: C, check: K)
+where
+    C: Fn() -> CF,
+    CF: std::future::Future<Output = Result<Vec<T>, common::error::StoreError>>,
+    K: Fn(T) -> KF,
+    KF: std::future::Future<Output = ()>,
+{
     for _ in 0..SWEEP_ROUNDS {
-        let due = match state.games.overdue_clocks(SWEEP_BATCH, SWEEP_LEASE).await {
+        let due = match claim().await {
             Ok(due) => due,
             Err(e) => {
-                tracing::debug!(error = %e, "turn clock sweep failed");
+                tracing::debug!(error = %e, "{what} sweep failed");
                 return;
             }
         };
         let full = due.len() as i64 == SWEEP_BATCH;
-        let checks = due.into_iter().map(|game| async move {
-            match state.games.check_clock(&game).await {
-                Ok(Answer::Changed(g)) => {
-                    tracing::info!(game = %g.id, winner = ?g.winner, "a player ran out of time")
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(%game, error = %e, "turn clock check failed"),
-            }
-        });
-        futures_util::stream::iter(checks)
-            .for_each_concurrent(SWEEP_IN_FLIGHT, |check| check)
+        futures_util::stream::iter(due)
+            .for_each_concurrent(SWEEP_IN_FLIGHT, &check)
             .await;
         if !full {
             return;
         }
     }
+}
+
+/// Ends the games whose player to move has run out of time, whichever node holds them.
+async fn sweep_clocks(state: &AppState) {
+    let claim = || state.games.overdue_clocks(SWEEP_BATCH, SWEEP_LEASE);
+    let check = |game: String| async move {
+        match state.games.check_clock(&game).await {
+            Ok(Answer::Changed(g)) => {
+                tracing::info!(game = %g.id, winner = ?g.winner, "a player ran out of time")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(%game, error = %e, "turn clock check failed"),
+        }
+    };
+    sweep_index("turn clock", claim, check).await;
 }
 
 /// Checks one seat whose deadline passed: a player gone for `ABANDON_SECS` loses (or is
@@ -145,27 +159,11 @@ async fn sweep_seat(state: &AppState, game: String, token: String, abandon_ms: u
     }
 }
 
-/// Sweeps the seats whose deadline passed, [`SWEEP_BATCH`] claimed at a time (up to
-/// [`SWEEP_ROUNDS`] batches while they come full), [`SWEEP_IN_FLIGHT`] checked at once.
+/// Sweeps the seats whose deadline passed (see [`sweep_index`]).
 async fn sweep_seats(state: &AppState, abandon_ms: u64) {
-    for _ in 0..SWEEP_ROUNDS {
-        let overdue = match state.games.overdue_seats(SWEEP_BATCH, SWEEP_LEASE).await {
-            Ok(overdue) => overdue,
-            Err(e) => {
-                tracing::debug!(error = %e, "seat sweep failed");
-                return;
-            }
-        };
-        let full = overdue.len() as i64 == SWEEP_BATCH;
-        futures_util::stream::iter(overdue)
-            .for_each_concurrent(SWEEP_IN_FLIGHT, |(game, token)| {
-                sweep_seat(state, game, token, abandon_ms)
-            })
-            .await;
-        if !full {
-            return;
-        }
-    }
+    let claim = || state.games.overdue_seats(SWEEP_BATCH, SWEEP_LEASE);
+    let check = |(game, token)| sweep_seat(state, game, token, abandon_ms);
+    sweep_index("seat", claim, check).await;
 }
 
 /// Removes the presence that dead nodes left (see [`Rooms::sweep`](crate::stores::rooms::Rooms::sweep)),
