@@ -9,7 +9,7 @@ use tokio::process::{Child, Command};
 
 use crate::{
     redis_files::{rejson_module, render_acl},
-    util::{eventually, TempDir},
+    util::{eventually, reserve_port, TempDir},
 };
 
 const NODES: usize = 6;
@@ -28,17 +28,10 @@ pub struct RedisCluster {
     service_password: String,
 }
 
-/// A free port whose cluster bus port (port + 10000) is free too, both below the range the
-/// system picks outgoing connections' ports from (32768 and up here), so that another
-/// test's connection cannot take one between this check and the node binding it.
-fn free_cluster_port(taken: &[u16]) -> u16 {
-    let free = |port: u16| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok();
-    loop {
-        let port = 10_000 + (uuid::Uuid::new_v4().as_u128() % 12_000) as u16;
-        if !taken.contains(&port) && free(port) && free(port + 10_000) {
-            return port;
-        }
-    }
+/// A free port whose cluster bus port (port + 10000) is free too, both held for this test
+/// (see [`free_port`](crate::util::free_port)).
+fn free_cluster_port() -> u16 {
+    reserve_port(10_000..22_768, &[0, 10_000])
 }
 
 impl RedisCluster {
@@ -49,7 +42,7 @@ impl RedisCluster {
         render_acl(&dir.0.join("users.acl"), &admin_password, &service_password).await;
         let mut ports = Vec::new();
         for _ in 0..NODES {
-            ports.push(free_cluster_port(&ports));
+            ports.push(free_cluster_port());
         }
         let mut cluster = RedisCluster {
             nodes: ports
@@ -139,8 +132,7 @@ impl RedisCluster {
                 );
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            let taken: Vec<u16> = self.nodes.iter().map(|n| n.port).collect();
-            self.nodes[i].port = free_cluster_port(&taken);
+            self.nodes[i].port = free_cluster_port();
             self.spawn(i);
         }
         panic!("cluster node {i} exited at start on five ports");

@@ -85,9 +85,9 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts a node on a free port and waits until `/health` answers 200. A node that
-    /// exits at start (its port was taken meanwhile by another test's outgoing
-    /// connection) is started again on another port.
+    /// Starts a node on a free port (held for this test: see [`free_port`]) and waits
+    /// until `/health` answers 200. A node that exits at start (its port was taken
+    /// meanwhile by a process outside the tests) is started again on another port.
     pub async fn start(redis_url: &str, envs: &[(&str, &str)]) -> Server {
         for _ in 0..5 {
             let port = free_port();
