@@ -175,6 +175,15 @@ redis_commands() {
   redis_cli "$1" info commandstats | tr -d '\r' \
     | awk -F'[:,=]' '/^cmdstat_/ { sub(/^cmdstat_/, "", $1); print $1, $3, $5 }'
 }
+# Reads and writes of client connections the Redis on PORT has made so far (one system call
+# each: a read takes whatever requests have arrived, a write sends what is queued for one
+# client), and the bytes in and out: "READS WRITES IN OUT".
+redis_io() {
+  redis_cli "$1" info stats | tr -d '\r' | awk -F: '
+    /^total_reads_processed:/ { r = $2 } /^total_writes_processed:/ { w = $2 }
+    /^total_net_input_bytes:/ { i = $2 } /^total_net_output_bytes:/ { o = $2 }
+    END { print r, w, i, o }'
+}
 # The commands Redis ran between two redis_commands snapshots, most time first:
 # "COMMAND calls (µs each)", summed over the masters.
 commands_between() {
@@ -193,6 +202,7 @@ measure() {
   local -A before=() node0=()
   for port in "${masters[@]}" "${replicas[@]}"; do before[$port]="$(redis_cpu "$port")"; done
   for port in "${masters[@]}"; do redis_commands "$port"; done > "$DIR/commands0"
+  for port in "${masters[@]}"; do redis_io "$port"; done > "$DIR/io0"
   for i in "${!node_pids[@]}"; do node0[$i]="$(proc_cpu "${node_pids[$i]}" 2>/dev/null || echo 0)"; done
   w0="$(proc_cpu "$pid_worker")"
   children_cpu > "$DIR/load0"
@@ -203,6 +213,7 @@ measure() {
   read -r m1 all1 <<< "$(machine_cpu)"
   children_cpu > "$DIR/load1"
   for port in "${masters[@]}"; do redis_commands "$port"; done > "$DIR/commands1"
+  for port in "${masters[@]}"; do redis_io "$port"; done > "$DIR/io1"
   load0="$(cat "$DIR/load0")" load1="$(cat "$DIR/load1")"
   secs="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')"
   local total=0 replica_cpu=0 cpu
@@ -230,6 +241,9 @@ measure() {
   line+=" = $(awk -v a="$m0" -v b="$m1" -v c="$all0" -v d="$all1" 'BEGIN { printf "%.0f", 100 * (b - a) / (d - c) }')%"
   echo "$line of $(nproc) cores × $secs s"
   echo "$name: redis commands (masters): $(commands_between "$DIR/commands0" "$DIR/commands1")"
+  echo "$name: redis client i/o (masters): $(awk 'FNR == NR { for (i = 1; i <= 4; i++) t[i] -= $i; next }
+    { for (i = 1; i <= 4; i++) t[i] += $i }
+    END { printf "%d reads, %d writes, %.1f MB in, %.1f MB out", t[1], t[2], t[3] / 1e6, t[4] / 1e6 }' "$DIR/io0" "$DIR/io1")"
 }
 
 # After a game scenario: measures the SETTLE_SECS in which its closed sockets' seats are swept.

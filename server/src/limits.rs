@@ -6,10 +6,12 @@
 //! Frames are not counted in Redis one by one. A node reserves a part of a token's
 //! allowance in every window at once (`rate_lease.lua`: the grant is what each window
 //! still has room for, counted in all of them atomically) and spends it locally until it
-//! is used up or the first window starts over. The first reservation in a window is one
-//! frame, and each next one doubles, up to a quarter of the smaller limit, so a token that
-//! sends a few frames costs Redis a script per frame as before, and a busy one a script
-//! per many frames. What this costs in exactness, and no more:
+//! is used up or the first window starts over. The first reservation in a window is as
+//! many frames as the node let through of the token in the window before (one for a token
+//! it has not seen lately), and each next one doubles, all up to a quarter of the smaller
+//! limit, so a token that sends a frame now and then costs Redis a script per frame as
+//! before, and one that keeps sending at a steady rate a script per window or two. What
+//! this costs in exactness, and no more:
 //! - no window ever counts more than its limit, cluster-wide, whichever nodes the frames
 //!   reach;
 //! - a reservation not used up is counted all the same: a token may be refused up to one
@@ -29,6 +31,9 @@ use std::{
 use common::{error::StoreError, keys};
 use fred::{prelude::*, types::scripts::Script};
 
+/// The shorter window of a token's frame limit (`RATE_PER_5S`).
+const SHORT_WINDOW: Duration = Duration::from_secs(5);
+
 /// One window of a limit: at most `limit` requests per `length`.
 struct Window {
     key: String,
@@ -47,6 +52,9 @@ struct Lease {
     until: Instant,
     /// How many frames the next reservation asks for.
     next: u64,
+    /// Frames let through since the window's first reservation (on this node): what the
+    /// first reservation of the next window asks for.
+    used: u64,
 }
 
 /// The limits of one node's configuration.
@@ -122,6 +130,7 @@ impl Limits {
             refused: granted == 0,
             until,
             next: (want * 2).min(self.max_lease),
+            used: u64::from(granted > 0),
         };
         let mut leases = self.leases();
         if leases.by_token.len() >= leases.prune_at {
@@ -134,6 +143,7 @@ impl Limits {
             if granted > 0 && !other.refused && other.until > now {
                 lease.left += other.left;
                 lease.until = lease.until.min(other.until);
+                lease.used += other.used;
             }
         }
         leases.by_token.insert(token.to_string(), lease);
@@ -147,13 +157,15 @@ impl Limits {
             return Local::Reserve(1);
         };
         if lease.until <= now {
-            // A new window: start small again, so a token that sends a little reserves
-            // a little.
-            Local::Reserve(1)
+            // A new window: reserve what the token used in the one just ended, so a token
+            // that keeps its pace reserves once, and one that sends a little, a little.
+            let recent = now.duration_since(lease.until) < SHORT_WINDOW;
+            Local::Reserve(if recent { lease.used } else { 1 }.clamp(1, self.max_lease))
         } else if lease.refused {
             Local::Refused((lease.until - now).as_millis().max(1) as u64)
         } else if lease.left > 0 {
             lease.left -= 1;
+            lease.used += 1;
             Local::Allowed
         } else {
             Local::Reserve(lease.next)
@@ -165,7 +177,7 @@ impl Limits {
             Window {
                 key: keys::rate_of_token(token, "5s"),
                 limit: self.per_5s,
-                length: Duration::from_secs(5),
+                length: SHORT_WINDOW,
             },
             Window {
                 key: keys::rate_of_token(token, "1m"),

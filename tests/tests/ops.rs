@@ -54,16 +54,51 @@ async fn a_busy_token_never_gets_more_than_its_limit_over_two_nodes() {
         total += acked(&mut on_b, &format!("b{round}-"), 10).await;
     }
     assert!((40 - 2 * 9..=40).contains(&total), "{total} acked of 60");
-    let counted: Option<String> = fred::prelude::KeysInterface::get(
-        &redis.client().await,
-        format!("rate:{{{}}}:5s", token(&doc)),
-    )
-    .await
-    .unwrap();
-    let counted: usize = counted.expect("the window is counted").parse().unwrap();
+    let counted = reserved(&redis, &token(&doc)).await as usize;
     assert!(
         counted <= 40 && counted >= total,
         "{counted} counted, {total} acked"
+    );
+}
+
+/// What the token's 5 s window counts in Redis: the frames the nodes reserved.
+async fn reserved(redis: &Redis, token: &str) -> u64 {
+    let counted: Option<String> =
+        fred::prelude::KeysInterface::get(&redis.client().await, format!("rate:{{{token}}}:5s"))
+            .await
+            .unwrap();
+    counted.map_or(0, |c| c.parse().unwrap())
+}
+
+#[tokio::test]
+async fn a_steady_token_reserves_its_last_windows_frames_at_once_when_a_window_starts() {
+    // A node reserves a token's frames in parts that grow from one (1, 2, 4, …, up to a
+    // quarter of the limit, here 10). When the next window starts, the node's first part
+    // is what the token used in the window before, so a token that keeps its pace costs
+    // Redis one reservation per window instead of one per doubling.
+    let redis = Redis::start().await;
+    let limits = [("RATE_PER_5S", "40"), ("RATE_PER_MIN", "1000")];
+    let node = Server::start(&redis.url(), &limits).await;
+    let doc = new_session(&node.base, "steady").await;
+    let (mut ws, _) = Ws::hello(&node.ws_url("/ws", &token(&doc))).await;
+    assert_eq!(acked(&mut ws, "first-", 6).await, 6);
+    assert_eq!(reserved(&redis, &token(&doc)).await, 1 + 2 + 4);
+    // The window's key expires when the window ends.
+    eventually(Duration::from_secs(7), "the first window's end", || async {
+        (reserved(&redis, &token(&doc)).await == 0).then_some(())
+    })
+    .await;
+    assert_eq!(acked(&mut ws, "second-", 1).await, 1);
+    assert_eq!(
+        reserved(&redis, &token(&doc)).await,
+        6,
+        "the last window's use"
+    );
+    assert_eq!(acked(&mut ws, "second-more-", 5).await, 5);
+    assert_eq!(
+        reserved(&redis, &token(&doc)).await,
+        6,
+        "the five frames after the first came out of that one reservation"
     );
 }
 
