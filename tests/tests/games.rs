@@ -416,3 +416,118 @@ async fn a_quick_match_that_cannot_reserve_its_seat_leaves_no_subscription_behin
     )
     .await;
 }
+
+/// Sends `request` and returns the game of the `game.state` that answers it (its `ref`).
+/// A node catching up after its subscription was lost may first deliver that same state
+/// without the ref, or, to a socket that follows the game for this request, the state
+/// before it (the contract allows both): any such copy is of the answered version or an
+/// earlier one.
+async fn answered(player: &mut e2e::players::Player, request: Value) -> Value {
+    let reference = request["ref"].clone();
+    player.ws.send(request).await;
+    let mut plain: Vec<Value> = Vec::new();
+    loop {
+        let frame = player.next_answer().await;
+        assert_eq!(frame["type"], "game.state", "{frame}");
+        if frame["ref"] == reference {
+            for copy in plain {
+                let (version, answer) = (&copy["version"], &frame["game"]["version"]);
+                assert!(version.as_u64() <= answer.as_u64(), "{copy} before {frame}");
+                if version == answer {
+                    assert_eq!(copy, frame["game"], "a copy of the answer");
+                }
+            }
+            return frame["game"].clone();
+        }
+        plain.push(frame["game"].clone());
+    }
+}
+
+/// X (`x`) creates a game, O (`o`) joins it and they play it to X's win on the top row;
+/// each request is answered with its ref, and the other player sees each change once.
+async fn a_game_through_faults(x: &mut e2e::players::Player, o: &mut e2e::players::Player) {
+    let created = answered(
+        x,
+        json!({"type": "game.create", "vs_bot": false, "ref": "c"}),
+    )
+    .await;
+    let id = created["id"].as_str().unwrap().to_string();
+    let joined = answered(o, json!({"type": "game.join", "game": id, "ref": "j"})).await;
+    assert_eq!(x.state().await, joined, "X sees O join");
+    for (cell, x_moves) in [(0, true), (3, false), (1, true), (4, false), (2, true)] {
+        let (mover, other) = if x_moves {
+            (&mut *x, &mut *o)
+        } else {
+            (&mut *o, &mut *x)
+        };
+        let request =
+            json!({"type": "game.move", "game": id, "cell": cell, "ref": format!("m{cell}")});
+        let state = answered(mover, request).await;
+        assert_eq!(
+            other.state().await,
+            state,
+            "the other player sees move {cell}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_request_is_answered_with_its_ref_and_seen_once_through_lost_subscriptions() {
+    // Ten pairs of players, X on one node and O on the other, play game after game while
+    // every node's pub/sub connection is closed, eight times: each create, join and move is
+    // still answered with its ref, and the other player sees every change once, in order
+    // (the nodes catch up on what they missed while they subscribed again).
+    let (redis, a, b) = two_nodes(&[("RATE_PER_5S", "100000"), ("RATE_PER_MIN", "100000")]).await;
+    let mut pairs = Vec::new();
+    for i in 0..10 {
+        let x = player(&a, &format!("x{i}")).await;
+        let o = player(&b, &format!("o{i}")).await;
+        pairs.push((x, o));
+    }
+    let faults_done = std::sync::atomic::AtomicBool::new(false);
+    let faults = async {
+        for _ in 0..8 {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            eventually(
+                Duration::from_secs(10),
+                "both nodes subscribed again",
+                || async { (redis.kill_pubsub_connections().await >= 2).then_some(()) },
+            )
+            .await;
+        }
+        faults_done.store(true, std::sync::atomic::Ordering::SeqCst);
+    };
+    let games = futures_util::future::join_all(pairs.iter_mut().map(|(x, o)| {
+        let faults_done = &faults_done;
+        async move {
+            let mut played = 0;
+            // Games go on until the faults are over, and one more after them.
+            while !faults_done.load(std::sync::atomic::Ordering::SeqCst) {
+                a_game_through_faults(x, o).await;
+                played += 1;
+            }
+            a_game_through_faults(x, o).await;
+            played + 1
+        }
+    }));
+    let ((), played) = tokio::join!(faults, games);
+    eprintln!("games played by each pair: {played:?}");
+    assert!(
+        played.iter().all(|&n| n >= 2),
+        "games played by each pair: {played:?}"
+    );
+    for (x, o) in &mut pairs {
+        for ws in [&mut x.ws, &mut o.ws] {
+            // Nothing more: no change came twice.
+            while let Ok(frame) = ws.next_text(Duration::from_millis(300)).await {
+                assert!(
+                    frame["type"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .starts_with("room."),
+                    "an extra frame: {frame}"
+                );
+            }
+        }
+    }
+}
