@@ -174,7 +174,7 @@ export interface ConnectionInfo {
 
 // ---------------------------------------------------------------------------------------------- frames
 
-export interface HelloFrame { type: 'hello'; node: string; name: string; session_start: string }
+export interface HelloFrame { type: 'hello'; node: string; name: string; session_start: string; server_time: number }
 export interface AckFrame { type: 'ack'; ref?: string; id?: string }
 export interface ErrorFrame { type: 'error'; ref?: string; code: ProtocolErrorCode; message: string; retry_after_ms?: number }
 export interface GameStateFrame { type: 'game.state'; ref?: string; game: GameState }
@@ -344,6 +344,10 @@ export class Client extends Emitter<ClientEvents> {
   readonly state: 'connecting' | ConnectionState;
   /** The NODE_ID of the node the socket is on. */
   readonly node: string | null;
+  /** How far the server's clock is ahead of this machine's, in ms (from the node's `hello`; 0 before one). */
+  readonly clockOffsetMs: number;
+  /** The time now on the server's clock (ms since the Unix epoch): what a game's `turn_deadline` is compared with. */
+  serverNow(): number;
   /** The base URL of the node the socket is on. */
   readonly url: string | null;
   readonly bot: Bot;

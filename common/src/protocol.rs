@@ -172,6 +172,9 @@ pub enum ServerMsg {
         node: String,
         name: String,
         session_start: String,
+        /// The node's clock as it says hello (ms since the Unix epoch), so that a client
+        /// can show times on the server's clock (`turn_deadline`) on its own.
+        server_time: i64,
     },
     #[serde(rename = "ack")]
     Ack {

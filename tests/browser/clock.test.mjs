@@ -1,6 +1,7 @@
 // Browser tests of the turn clock (the nodes run with TURN_SECS=3): the time the player to move has left counts down
 // on both pages, starts again with each move, and when it runs out the game ends and both pages say who ran out of
-// time; no clock while waiting for an opponent, nor against the bot.
+// time; pages on computers whose clocks are off show it right too; no clock while waiting for an opponent, nor
+// against the bot.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -110,6 +111,25 @@ describe('the turn clock', () => {
 
     assertClean(alice, bob, carol);
     await Promise.all([alice, bob, carol].map((p) => p.context().close()));
+  });
+
+  test('a computer whose clock is off by minutes still shows the time the server gives', { timeout: 60_000 }, async () => {
+    // The deadline is a time on the server's clock; each page corrects its own by the node's `hello`.
+    const erin = await openPage(browser, stack.url('a'), { clockOffsetMs: 10 * 60_000 });
+    await signIn(erin, 'erin');
+    await byTest(erin, 'new-game').click();
+    const id = (await waitText(erin, 'game-id', /^[A-Za-z0-9]+$/)).trim();
+    const fred = await openPage(browser, `${stack.url('b')}/?game=${id}`, { clockOffsetMs: -10 * 60_000 });
+    await signIn(fred, 'fred');
+    await waitText(erin, 'status', /^Your turn \(X\)/);
+    // Ten minutes off would show 0:00 on erin's page and 10:03 on fred's.
+    await Promise.all([[erin, /^Your move \(X\) · 0:0\d$/], [fred, /^erin \(X\) to move · 0:0\d$/]].map(async ([page, words]) => {
+      await waitText(page, 'turn-clock', words);
+      const shown = await clockSecs(page);
+      assert.ok(shown >= 1 && shown <= TURN_SECS, `up to ${TURN_SECS} s left, not the page's own clock's idea: ${shown}`);
+    }));
+    assertClean(erin, fred);
+    await Promise.all([erin, fred].map((p) => p.context().close()));
   });
 
   test('no clock against the bot', { timeout: 60_000 }, async () => {

@@ -271,9 +271,16 @@ export function launchBrowser() {
  * `hello` named; the frames parsed); `recordFrames` keeps what the page sends on its sockets in
  * `window.sentFrames` (and the last socket used in `window.lastSocket`).
  */
-export async function openPage(browser, url, { viewport = { width: 1280, height: 860 }, recordFrames = false } = {}) {
+export async function openPage(browser, url, { viewport = { width: 1280, height: 860 }, recordFrames = false, clockOffsetMs = 0 } = {}) {
   const context = await browser.newContext({ viewport });
   const page = await context.newPage();
+  if (clockOffsetMs) {
+    // A computer whose clock is off: the page's `Date.now()` is `clockOffsetMs` ahead (or behind).
+    await page.addInitScript((offset) => {
+      const now = Date.now.bind(Date);
+      Date.now = () => now() + offset;
+    }, clockOffsetMs);
+  }
   if (recordFrames) {
     // Keeps every frame the page sends on its sockets in `window.sentFrames`, and the
     // socket that sent the last one in `window.lastSocket`.

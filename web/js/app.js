@@ -55,6 +55,7 @@ class App {
     });
     this.game = new GameView({
       myName: client.name,
+      serverNow: () => client.serverNow(),
       actions: {
         move: (cell) => (this.current ? this.current.game.move(cell) : Promise.resolve(null)),
         rematch: () => this.rematch(),

@@ -18,10 +18,12 @@ export const gameLink = (id) => `${location.origin}/?game=${encodeURIComponent(i
 export class GameView {
   /**
    * `actions`: `move(cell)`, `rematch()`, `leave()`, `lobby()` called by the controls;
-   * `onEnd(game)` once a game is seen finishing.
+   * `onEnd(game)` once a game is seen finishing; `serverNow()` the time on the server's clock.
    */
-  constructor({ myName, actions, onEnd }) {
+  constructor({ myName, serverNow, actions, onEnd }) {
     this.myName = myName;
+    /** The time now on the server's clock (ms since the Unix epoch). */
+    this.serverNow = serverNow;
     this.actions = actions;
     this.onEnd = onEnd;
     /** The library's Game shown (its `seat`, `role`), or null. */
@@ -231,8 +233,9 @@ export class GameView {
 
   /**
    * The turn clock: in a game between people, while it is played, the time the player to move has left (from
-   * the game's `turn_deadline`, on this browser's clock), redrawn each second; hidden when there is none. At
-   * 0:00 it waits for the server, which ends the game (`timeout`) within about a second.
+   * the game's `turn_deadline`, a time on the server's clock, against `serverNow()`: this browser's clock
+   * corrected by the node's `hello`), redrawn each second; hidden when there is none. At 0:00 it waits for the
+   * server, which ends the game (`timeout`) within about a second.
    */
   renderClock() {
     clearTimeout(this.ticking);
@@ -246,7 +249,7 @@ export class GameView {
       delete line.dataset.urgent;
       return;
     }
-    const left = Math.max(0, deadline - Date.now());
+    const left = Math.max(0, deadline - this.serverNow());
     const secs = Math.ceil(left / 1000);
     const mark = game.next;
     const mover = this.seat !== null && mark === this.seat ? `Your move (${mark})` : `${this.nameOf(mark) ?? mark} (${mark}) to move`;

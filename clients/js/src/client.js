@@ -89,6 +89,11 @@ export class Client extends Emitter {
     this.state = 'connecting';
     /** The NODE_ID of the node the socket is on (from its `hello`). */
     this.node = null;
+    /**
+     * How far the server's clock is ahead of this machine's, in ms (from the last `hello`'s `server_time`; 0
+     * before one, or from a node that does not send it): see {@link Client#serverNow}.
+     */
+    this.clockOffsetMs = 0;
     /** The base URL of the node the socket is on. */
     this.url = null;
     /** The bot chat. */
@@ -427,12 +432,21 @@ export class Client extends Emitter {
     return owner;
   }
 
+  /**
+   * The time now on the server's clock (ms since the Unix epoch), as this machine's clock corrected by the
+   * node's `hello`: what a game's `turn_deadline` is compared with. Off by the time the `hello` took to arrive.
+   */
+  serverNow() {
+    return Date.now() + this.clockOffsetMs;
+  }
+
   async _helloFrom(socket, frame) {
     clearTimeout(this._helloTimer);
     this._hello = true;
     this._helloAt = Date.now();
     this._refusedSockets = 0;
     this.node = frame.node;
+    if (Number.isFinite(frame.server_time)) this.clockOffsetMs = frame.server_time - this._helloAt;
     if (frame.name) this.name = frame.name;
     const first = this.state === 'connecting';
     if (!first) {

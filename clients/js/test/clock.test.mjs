@@ -1,7 +1,8 @@
 // The turn clock (TURN_SECS=2 on both nodes): `turn_deadline` while a game between people is played, a fresh one
 // with each move and rematch, none while waiting, once over or against the bot; a player who does not move
 // loses by `timeout` (ended by the nodes' sweepers, whichever node the players are on), counted once on the
-// leaderboard; a move after the deadline ends the game the same way; and with TURN_SECS=0 there is no clock.
+// leaderboard; a move after the deadline ends the game the same way; with TURN_SECS=0 there is no clock; and
+// `serverNow()` (the deadline's clock) is the server's whatever this machine's clock says.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -95,6 +96,19 @@ test('turn_deadline: set when play starts, fresh after each move and rematch, go
   const left = await game.leave();
   assert.equal(left.status, 'abandoned');
   assert.equal('turn_deadline' in left, false);
+});
+
+test('serverNow() is the server\'s clock, whatever this machine\'s clock says', async () => {
+  // This machine's clock ten minutes ahead while the client connects: the node's hello corrects it.
+  const realNow = Date.now;
+  Date.now = () => realNow() + 600_000;
+  try {
+    const c = await client('a', 'skewed');
+    assert.ok(Math.abs(c.clockOffsetMs + 600_000) < 1000, `the offset is about -10 minutes: ${c.clockOffsetMs}`);
+    assert.ok(Math.abs(c.serverNow() - realNow()) < 1000, 'serverNow() is the server\'s time');
+  } finally {
+    Date.now = realNow;
+  }
 });
 
 test('a player who does not move loses by timeout, ended by the sweepers, and it counts once', async () => {

@@ -264,6 +264,7 @@ async fn let_in(
             node: state.node_id.clone(),
             name: profile.name.clone(),
             session_start: profile.session_start,
+            server_time: common::clock::now_millis(),
         });
     }
     Ok((id, profile.name, outbox, frames))
