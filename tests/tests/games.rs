@@ -203,6 +203,56 @@ async fn two_simultaneous_moves_for_one_turn_through_two_nodes_apply_once() {
 }
 
 #[tokio::test]
+async fn two_players_joining_one_game_at_once_through_two_nodes_get_one_seat() {
+    // Round after round, a new game and two players asking for its free seat at once, one
+    // through each node: exactly one is seated (the creator sees that one arrive), the
+    // other is refused with `game_full` and follows the game no further.
+    let limits = [("RATE_PER_5S", "10000"), ("RATE_PER_MIN", "10000")];
+    let (_redis, a, b) = two_nodes(&limits).await;
+    let mut alice = player(&a, "alice").await;
+    let mut bob = player(&a, "bob").await;
+    let mut carol = player(&b, "carol").await;
+    let mut seated = [0, 0];
+    for round in 0..15 {
+        let created = alice
+            .ask(json!({"type": "game.create", "ref": format!("c{round}")}))
+            .await;
+        let id = created["game"]["id"].as_str().unwrap().to_string();
+        let join = |who: &str| json!({"type": "game.join", "game": id, "play": true, "ref": format!("{who}{round}")});
+        tokio::join!(bob.ws.send(join("b")), carol.ws.send(join("c")));
+        let (bob_ref, carol_ref) = (format!("b{round}"), format!("c{round}"));
+        let (for_bob, for_carol) =
+            tokio::join!(bob.ws.answer(&bob_ref), carol.ws.answer(&carol_ref));
+        let (winner, loser, refusal, name) =
+            match (for_bob["type"].as_str(), for_carol["type"].as_str()) {
+                (Some("game.state"), Some("error")) => (&mut bob, &mut carol, &for_carol, "bob"),
+                (Some("error"), Some("game.state")) => (&mut carol, &mut bob, &for_bob, "carol"),
+                _ => panic!("round {round}: one seat, one refusal: {for_bob} / {for_carol}"),
+            };
+        seated[usize::from(name == "carol")] += 1;
+        assert_eq!(refusal["code"], "game_full", "round {round}: {refusal}");
+        let joined = alice.state().await;
+        assert_eq!(joined["version"], 2, "round {round}: one join");
+        assert_eq!(joined["players"]["O"], name, "round {round}");
+        // The game ends: the seated player sees it, the refused one does not.
+        let leave = format!("l{round}");
+        alice
+            .ws
+            .send(json!({"type": "game.leave", "game": id, "ref": leave}))
+            .await;
+        assert_eq!(alice.ws.answer(&leave).await["game"]["status"], "abandoned");
+        assert_eq!(winner.state().await["status"], "abandoned", "round {round}");
+        while let Ok(frame) = loser.ws.next_text(Duration::from_millis(100)).await {
+            assert_ne!(
+                frame["type"], "game.state",
+                "round {round}: the refused player follows nothing: {frame}"
+            );
+        }
+    }
+    eprintln!("seats taken by bob and carol: {seated:?}");
+}
+
+#[tokio::test]
 async fn quick_match_pairs_players_on_different_nodes() {
     let (_redis, a, b) = two_nodes(&[]).await;
     let mut carol = player(&a, "carol").await;

@@ -387,6 +387,33 @@ async fn typing_reaches_the_other_members_across_nodes_throttled_unstored_and_ou
 }
 
 #[tokio::test]
+async fn with_presence_max_0_no_room_is_large_however_many_join() {
+    // PRESENCE_MAX=0 lifts the limit: 201 members, more than the default's 200 entries,
+    // and each one is given every member when it joins, and announced to the others.
+    let settings = [("PRESENCE_MAX", "0"), ("TOKEN_RATE_PER_MIN", "10000")];
+    let (_redis, a, b) = two_nodes(&settings).await;
+    const MEMBERS: usize = 201;
+    let mut sockets = Vec::new();
+    for i in 0..MEMBERS {
+        let node = if i % 2 == 0 { &a } else { &b };
+        let (mut ws, _) = member(node, &format!("m{i}")).await;
+        let joined = join(&mut ws, "crowd", None).await;
+        assert_eq!(joined["member_count"], i + 1, "{joined}");
+        let listed = joined["members"].as_array().unwrap().len();
+        assert_eq!(listed, i + 1, "every member is listed");
+        sockets.push(ws);
+    }
+    for i in 1..MEMBERS {
+        let heard = sockets[0].recv_type("room.presence").await;
+        assert_eq!(
+            heard["joined"],
+            format!("m{i}"),
+            "the first member hears every arrival"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_large_room_announces_no_arrivals_or_departures_and_lists_presence_max_members() {
     // Three presence entries make the room large: the first three arrivals are announced,
     // the fourth is not, and it gets three of the four members with the count.
