@@ -29,7 +29,7 @@ const http = (method, path, status, body, contentType) => ({
 });
 
 const good = {
-  hello: ws({ type: 'hello', node: 'node-a', name: 'alice', session_start: TS }),
+  hello: ws({ type: 'hello', node: 'node-a', name: 'alice', session_start: TS, server_time: 1795891441200 }),
   'ack with id': ws({ type: 'ack', ref: '1', id: UUID }),
   'bare ack': ws({ type: 'ack' }),
   'rate limited': ws({ type: 'error', code: 'rate_limited', message: 'm', retry_after_ms: 10 }),
@@ -87,7 +87,7 @@ const bad = {
   'unknown server type': ws({ type: 'game.update', game }),
   'frame without type on /ws': ws({ node: 'n', name: 'alice', session_start: TS }),
   'text frame on /ws': ws('hello'),
-  'extra field': ws({ type: 'hello', node: 'n', name: 'alice', session_start: TS, extra: 1 }),
+  'extra field': ws({ type: 'hello', node: 'n', name: 'alice', session_start: TS, server_time: 1, extra: 1 }),
   'missing field': ws({ type: 'room.joined', room: 'lobby', members: [], history: [] }),
   'retry_after_ms on another code': ws({ type: 'error', code: 'bad_request', message: 'm', retry_after_ms: 1 }),
   'rate_limited without retry_after_ms': ws({ type: 'error', code: 'rate_limited', message: 'm' }),
@@ -95,11 +95,11 @@ const bad = {
   'unknown status': ws({ type: 'game.state', game: { ...game, status: 'expired' } }),
   'turn_deadline not an integer': ws({ type: 'game.state', game: { ...game, turn_deadline: '1796197680123' } }),
   'board too short': ws({ type: 'game.state', game: { ...game, board: [null] } }),
-  'bad timestamp': ws({ type: 'hello', node: 'n', name: 'alice', session_start: '2026-11-23 18:44' }),
+  'bad timestamp': ws({ type: 'hello', node: 'n', name: 'alice', session_start: '2026-11-23 18:44', server_time: 1 }),
   'presence with both': ws({ type: 'room.presence', room: 'lobby', joined: 'a', left: 'b' }),
   'bot.reply without in_reply_to': ws({ type: 'bot.reply', id: UUID, msg: 'hi', timestamp: TS }),
   'human message on /chat': ws({ id: UUID, source: 'human', msg: 'hi', timestamp: TS }, 'in', '/chat'),
-  'hello on /chat': ws({ type: 'hello', node: 'n', name: 'alice', session_start: TS }, 'in', '/chat'),
+  'hello on /chat': ws({ type: 'hello', node: 'n', name: 'alice', session_start: TS, server_time: 1 }, 'in', '/chat'),
   'client unknown field': ws({ type: 'game.move', game: 'abc', cell: 4, extra: true }, 'out'),
   'client cell out of range': ws({ type: 'game.move', game: 'abc', cell: 9 }, 'out'),
   'client user.mute without a name': ws({ type: 'user.mute' }, 'out'),
