@@ -67,6 +67,7 @@ async function quickStart(): Promise<void> {
   await client.request('user.mute', { name: 'mallory' });
   const deadline: number | undefined = game.state.turn_deadline;
   if (game.state.status === 'timeout' && deadline === undefined) console.log(`${game.state.winner} wins on time`);
+  if (deadline !== undefined) console.log(`${Math.ceil((deadline - client.serverNow()) / 1000)} s left`, client.clockOffsetMs);
 
   const frame = await client.request('room.join', { room: 'raw', since: '1-0' });
   if (frame.type === 'room.joined') console.log(frame.recovered);
