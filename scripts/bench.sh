@@ -25,6 +25,9 @@
 #   measuring Redis while the seats of the games whose sockets closed are swept (the nodes'
 #   ABANDON_SECS is 30), so that this work is counted with the run that caused it and not
 #   in the next one; 0 skips it
+#   SCRIPT_TIMES (default 0): 1 logs every Redis command of one second of each scenario
+#   (its 7th) in the slow log and prints that second's scripts by file, calls and µs per
+#   call (a diagnosis: the logging costs Redis CPU too)
 # Redis runs without persistence (no AOF, no RDB) and with the ACL users of
 # deploy/redis/users.acl.in, with random passwords for this run: the nodes and the worker
 # log in as service, redis-cli as admin. Everything lives in a temporary folder.
@@ -47,6 +50,7 @@ IDLE_SOCKETS="${IDLE_SOCKETS:-19900}"
 SPREAD_SOCKETS="${SPREAD_SOCKETS:-100000}"
 GROWTH_DELIVERIES="${GROWTH_DELIVERIES:-50000}"
 GROWTH_ROOM_MEMBERS="${GROWTH_ROOM_MEMBERS:-10000}"
+SCRIPT_TIMES="${SCRIPT_TIMES:-0}"
 REDIS_PORT=6390
 A=3100
 B=3101
@@ -192,6 +196,59 @@ commands_between() {
     | sort -rn | awk '{ printf "%s%s %d (%.1f µs)", (NR > 1 ? ", " : ""), $2, $3, $4 } END { print "" }'
 }
 
+# With SCRIPT_TIMES=1 Redis logs each command in its slow log for one second, the 7th of
+# each scenario (neither its set-up nor its end, nor the moment tokens that started
+# together begin a new 5-s rate-limit window; the log keeps the last
+# 30,000, and the logging adds to each call: this shows where the time goes, not the
+# figures), and after the scenario the scripts of that second are printed by file
+# (game.lua and room_presence.lua by operation): calls, µs per call (the commands they
+# run included) and share of all the logged commands' time.
+slowlog_start() {
+  [ "$SCRIPT_TIMES" = 1 ] || return 0
+  (
+    local port
+    sleep 6
+    for port in "${masters[@]}"; do
+      redis_cli "$port" config set slowlog-max-len 30000 >/dev/null
+      redis_cli "$port" slowlog reset >/dev/null
+      redis_cli "$port" config set slowlog-log-slower-than 0 >/dev/null
+    done
+    sleep 1
+    for port in "${masters[@]}"; do
+      redis_cli "$port" config set slowlog-log-slower-than 10000 >/dev/null
+    done
+  ) &
+  slowlog_pid=$!
+}
+slowlog_report() {
+  [ "$SCRIPT_TIMES" = 1 ] || return 0
+  local port
+  wait "$slowlog_pid"
+  for port in "${masters[@]}"; do
+    redis_cli "$port" --json slowlog get 30000
+    redis_cli "$port" slowlog reset >/dev/null
+  done > "$DIR/slowlog"
+  python3 - "$1" "$DIR/slowlog" server/src/scripts/*.lua common/src/scripts/*.lua common/src/game/*.lua <<'PY'
+import hashlib, json, os, sys
+name, log, files = sys.argv[1], sys.argv[2], sys.argv[3:]
+scripts = {hashlib.sha1(open(f, 'rb').read()).hexdigest(): os.path.basename(f) for f in files}
+calls, usec, total = {}, {}, 0
+for line in open(log):
+    for _, _, took, args, *_ in json.loads(line):
+        total += took
+        if args[0].lower() != 'evalsha':
+            continue
+        label = scripts.get(args[1], args[1][:8])
+        if label in ('game.lua', 'room_presence.lua'):
+            label += ' ' + args[3 + int(args[2])]
+        calls[label] = calls.get(label, 0) + 1
+        usec[label] = usec.get(label, 0) + took
+rows = sorted(calls, key=lambda k: -usec[k])
+print(f'{name}: scripts in its 7th second, {sum(calls.values())} calls (of all commands\' {total} µs): ' + ', '.join(
+    f'{k} {calls[k]} ({usec[k] / calls[k]:.1f} µs, {100 * usec[k] / max(total, 1):.0f}%)' for k in rows))
+PY
+}
+
 # Runs one load command (measure NAME COMMAND…) and prints, for the time it took (its set-up
 # included), the CPU each Redis master spent, in CPU-seconds and as % of one core, and
 # where the rest of the machine's CPU went (the processes' user + system time; the machine's
@@ -207,6 +264,7 @@ measure() {
   w0="$(proc_cpu "$pid_worker")"
   children_cpu > "$DIR/load0"
   read -r m0 all0 <<< "$(machine_cpu)"
+  slowlog_start
   t0="$(now)"
   "$@"
   t1="$(now)"
@@ -244,6 +302,7 @@ measure() {
   echo "$name: redis client i/o (masters): $(awk 'FNR == NR { for (i = 1; i <= 4; i++) t[i] -= $i; next }
     { for (i = 1; i <= 4; i++) t[i] += $i }
     END { printf "%d reads, %d writes, %.1f MB in, %.1f MB out", t[1], t[2], t[3] / 1e6, t[4] / 1e6 }' "$DIR/io0" "$DIR/io1")"
+  slowlog_report "$name"
 }
 
 # After a game scenario: measures the SETTLE_SECS in which its closed sockets' seats are swept.
