@@ -204,6 +204,49 @@ async fn joining_a_game_joins_its_room() {
 }
 
 #[tokio::test]
+async fn a_player_who_joins_a_new_game_at_once_finds_its_creator_in_the_chat() {
+    // Bob joins as soon as alice's game exists, before alice has the answer to her chat's
+    // join: the creator is in the chat from the moment the game's ID is out, so bob is
+    // always given both names, and alice hears of bob.
+    let limits = [("RATE_PER_5S", "10000"), ("RATE_PER_MIN", "10000")];
+    let (_redis, a, b) = two_nodes(&limits).await;
+    let (mut alice, _) = member(&a, "alice").await;
+    let (mut bob, _) = member(&b, "bob").await;
+    for round in 0..10 {
+        alice.send(json!({"type": "game.create"})).await;
+        let id = alice.recv_type("game.state").await["game"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        bob.send(json!({"type": "game.join", "game": id})).await;
+        let room = format!("game:{id}");
+        let hers = alice.recv_type("room.joined").await;
+        assert_eq!(hers["room"], room.as_str());
+        assert_eq!(
+            (&hers["members"], &hers["member_count"]),
+            (&json!(["alice"]), &json!(1)),
+            "round {round}"
+        );
+        let his = bob.recv_type("room.joined").await;
+        assert_eq!(his["room"], room.as_str());
+        assert_eq!(his["members"], json!(["alice", "bob"]), "round {round}");
+        let heard = loop {
+            let frame = alice.recv_type("room.presence").await;
+            if frame["room"] == room.as_str() {
+                break frame;
+            }
+        };
+        assert_eq!(heard["joined"], "bob", "round {round}");
+        // Alice leaves the game, so that she never has too many open.
+        let leave = format!("l{round}");
+        alice
+            .send(json!({"type": "game.leave", "game": id, "ref": leave}))
+            .await;
+        alice.answer(&leave).await;
+    }
+}
+
+#[tokio::test]
 async fn members_speaking_at_once_on_two_nodes_all_get_every_message_in_order() {
     let (_redis, a, b) = busy_nodes().await;
     let (mut ann, _) = member(&a, "ann").await;

@@ -14,6 +14,7 @@ use common::{
 };
 
 use super::{origin, peer::Peer, rooms, unavailable, Following, Refusal};
+use crate::stores::rooms::Present;
 
 /// Game IDs are what [`Games::new_id`] makes, or at least harmless in a key.
 fn validate_id(id: &str) -> Result<(), Refusal> {
@@ -131,6 +132,8 @@ async fn move_on(peer: &Peer<'_>, current: &str) {
 struct Chat<'a> {
     room: String,
     following: Result<Following<'a>, Refusal>,
+    /// In the chat of a game being created: the creator's presence, already written.
+    arrived: Option<Present>,
 }
 
 async fn follow_chat<'a>(peer: &Peer<'a>, id: &str) -> Chat<'a> {
@@ -139,15 +142,44 @@ async fn follow_chat<'a>(peer: &Peer<'a>, id: &str) -> Chat<'a> {
         Ok(channel) => Ok(rooms::follow(peer, channel).await),
         Err(refusal) => Err(refusal),
     };
-    Chat { room, following }
+    Chat {
+        room,
+        following,
+        arrived: None,
+    }
+}
+
+/// The chat of a game this request creates. Nobody else can be in it before the game's
+/// ID goes out with the answer, so the creator's presence is written while the node
+/// subscribes, without the presence script: no one to announce it to, no one else to
+/// list. (Should the game then fail to be created, the entry is left to the sweeper: the
+/// node does not keep it alive.)
+async fn follow_new_chat<'a>(peer: &Peer<'a>, id: &str) -> Chat<'a> {
+    let room = keys::game_room(id);
+    let state = peer.state;
+    let (following, arrived) = match rooms::may_join(peer, &room) {
+        Ok(channel) => {
+            let arrive = state.rooms.arrive_first(&room, &state.node_id, &peer.name);
+            match tokio::join!(rooms::follow(peer, channel), arrive) {
+                (following, Ok(present)) => (Ok(following), Some(present)),
+                (_, Err(e)) => (Err(unavailable(e)), None),
+            }
+        }
+        Err(refusal) => (Err(refusal), None),
+    };
+    Chat {
+        room,
+        following,
+        arrived,
+    }
 }
 
 /// Enters the game's chat room (see [`Chat`]); with `since`, its history is what came
-/// after that message. A game just created has no chat yet (`new`). A refusal is an
-/// `error` of its own: the game's request went through all the same.
-async fn enter_chat(peer: &Peer<'_>, chat: Chat<'_>, since: Option<&str>, new: bool) {
+/// after that message. A refusal is an `error` of its own: the game's request went
+/// through all the same.
+async fn enter_chat(peer: &Peer<'_>, chat: Chat<'_>, since: Option<&str>) {
     let entered = match chat.following {
-        Ok(following) => rooms::enter(peer, &chat.room, following, since, None, new).await,
+        Ok(following) => rooms::enter(peer, &chat.room, following, since, None, chat.arrived).await,
         Err(refusal) => Err(refusal),
     };
     if let Err((code, message)) = entered {
@@ -188,7 +220,7 @@ pub async fn create(
     let (seat, following, chat) = tokio::join!(
         reserve_seat(peer, &id, false),
         follow(peer, &id),
-        follow_chat(peer, &id)
+        follow_new_chat(peer, &id)
     );
     seat?;
     let answer = peer
@@ -206,7 +238,7 @@ pub async fn create(
         .map_err(unavailable)?;
     following.keep();
     settle(peer, answer, reference).await?;
-    tokio::join!(seated(peer, &id), enter_chat(peer, chat, None, true));
+    tokio::join!(seated(peer, &id), enter_chat(peer, chat, None));
     Ok(())
 }
 
@@ -242,7 +274,7 @@ pub async fn join(
         following.keep();
     }
     settle(peer, answer, reference).await?;
-    let entered = enter_chat(peer, chat, since, false);
+    let entered = enter_chat(peer, chat, since);
     if has_seat {
         tokio::join!(seated(peer, id), entered);
     } else {

@@ -14,7 +14,7 @@ use super::{origin, peer::Peer, refuse, unavailable, Following, Refusal};
 use crate::{
     hub::stream_position,
     node::state::AppState,
-    stores::rooms::{validate, MAX_TEXT_CHARS},
+    stores::rooms::{validate, Present, MAX_TEXT_CHARS},
 };
 
 /// `room.join`: follow the room, be present in it, get its history.
@@ -26,7 +26,7 @@ pub async fn join(
 ) -> Result<(), Refusal> {
     let channel = may_join(peer, room)?;
     let following = follow(peer, channel).await;
-    enter(peer, room, following, since, reference, false).await
+    enter(peer, room, following, since, reference, None).await
 }
 
 /// What a join checks before any round trip: the room's name, and that the socket may
@@ -59,21 +59,24 @@ pub(super) async fn follow<'a>(peer: &Peer<'a>, channel: String) -> Following<'a
 
 /// The rest of a join, once the socket follows the room: its presence and history, read
 /// at once (one round trip to Redis instead of one after the other), and the answer. A
-/// room that is `new` (a game's chat as the game is created: no one can have written to
-/// it) has no history to read.
+/// room the socket has `arrived` in already (a game's chat as the game is created, see
+/// [`Rooms::arrive_first`](crate::stores::rooms::Rooms::arrive_first): no one else can
+/// be in it or have written to it) has no presence or history to read.
 pub(super) async fn enter(
     peer: &Peer<'_>,
     room: &str,
     following: Following<'_>,
     since: Option<&str>,
     reference: Option<String>,
-    new: bool,
+    arrived: Option<Present>,
 ) -> Result<(), Refusal> {
     let state = peer.state;
     let channel = keys::room_channel(room);
-    let others_here = state.hub.name_follows(&channel, &peer.name, peer.id);
+    let new = arrived.is_some();
     let present = async {
-        if others_here {
+        if let Some(present) = arrived {
+            Ok(present)
+        } else if state.hub.name_follows(&channel, &peer.name, peer.id) {
             state.rooms.members(room).await
         } else {
             state.rooms.arrive(room, &state.node_id, &peer.name).await

@@ -207,21 +207,43 @@ impl Rooms {
         Ok(())
     }
 
-    /// Refreshes `node`'s presence of `name` in `room`.
+    /// `name` arrives through `node` in `room`, which nobody else can be in or know of
+    /// yet (a game's chat before the game's ID is given out): its presence and its deadline
+    /// in the index are written at once, without the presence script (nobody to announce
+    /// the arrival to, nobody else to list).
+    pub async fn arrive_first(
+        &self,
+        room: &str,
+        node: &str,
+        name: &str,
+    ) -> Result<Present, StoreError> {
+        self.refresh(room, node, name).await?;
+        Ok(Present {
+            names: vec![name.to_string()],
+            count: 1,
+        })
+    }
+
+    /// Refreshes `node`'s presence of `name` in `room`, and its deadline in the index (in
+    /// another slot on a cluster), at once.
     pub async fn refresh(&self, room: &str, node: &str, name: &str) -> Result<(), StoreError> {
         let expiry = clock::now_millis() + PRESENCE_TTL_MS;
-        let _: () = self
-            .client
-            .zadd(
-                keys::room_presence(room),
-                None,
-                None,
-                false,
-                false,
-                (expiry as f64, presence_member(node, name)),
-            )
-            .await?;
-        self.index(room, node, name, expiry).await
+        let present = async {
+            let _: () = self
+                .client
+                .zadd(
+                    keys::room_presence(room),
+                    None,
+                    None,
+                    false,
+                    false,
+                    (expiry as f64, presence_member(node, name)),
+                )
+                .await?;
+            Ok::<_, StoreError>(())
+        };
+        tokio::try_join!(present, self.index(room, node, name, expiry))?;
+        Ok(())
     }
 
     async fn index(
