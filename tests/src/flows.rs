@@ -18,6 +18,15 @@ pub async fn start_game(x: &mut Ws, o: &mut Ws) -> String {
     id
 }
 
+/// `ws` creates a game; returns its ID from the `game.state` that answers.
+pub async fn create_game(ws: &mut Ws) -> String {
+    ws.send(serde_json::json!({"type": "game.create"})).await;
+    ws.recv_type("game.state").await["game"]["id"]
+        .as_str()
+        .expect("a game ID")
+        .to_string()
+}
+
 /// Checks that the room message `frame` comes after the one before it (`last`, its stream
 /// position), so messages are seen once each and in stream order; moves `last` on.
 pub fn assert_after(last: &mut Option<(u64, u64)>, frame: &serde_json::Value) {

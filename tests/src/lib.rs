@@ -20,7 +20,8 @@ pub mod ws;
 pub use balancer::Balancer;
 pub use cluster::RedisCluster;
 pub use flows::{
-    assert_after, new_session, refresh, say_to_bot, start_game, token, two_nodes, Cluster,
+    assert_after, create_game, new_session, refresh, say_to_bot, start_game, token, two_nodes,
+    Cluster,
 };
 pub use procs::{Server, Worker};
 pub use redis::Redis;

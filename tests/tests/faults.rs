@@ -90,11 +90,7 @@ async fn games_and_rooms_carry_on_across_nodes_after_a_redis_restart() {
     let bob_doc = new_session(&c.b.base, "bob").await;
     let (mut alice, _) = Ws::hello(&c.a.ws_url("/ws", &token(&alice_doc))).await;
     let (mut bob, _) = Ws::hello(&c.b.ws_url("/ws", &token(&bob_doc))).await;
-    alice.send(json!({"type": "game.create"})).await;
-    let id = alice.recv_type("game.state").await["game"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = e2e::create_game(&mut alice).await;
     bob.send(json!({"type": "game.join", "game": id})).await;
     assert_eq!(
         bob.recv_type("game.state").await["game"]["status"],

@@ -163,11 +163,7 @@ async fn a_rooms_log_lives_room_retention_secs_after_its_last_message_and_a_game
     let (mut alice, _) = member(&node, "alice").await;
     join(&mut alice, "lobby", None).await;
     say(&mut alice, "lobby", "hello").await;
-    alice.send(json!({"type": "game.create"})).await;
-    let id = alice.recv_type("game.state").await["game"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = e2e::create_game(&mut alice).await;
     let game_room = format!("game:{id}");
     assert_eq!(
         alice.recv_type("room.joined").await["room"],
@@ -189,11 +185,7 @@ async fn joining_a_game_joins_its_room() {
     let (_redis, a, b) = two_nodes(&[]).await;
     let (mut alice, _) = member(&a, "alice").await;
     let (mut bob, _) = member(&b, "bob").await;
-    alice.send(json!({"type": "game.create"})).await;
-    let id = alice.recv_type("game.state").await["game"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = e2e::create_game(&mut alice).await;
     let room = format!("game:{id}");
     assert_eq!(alice.recv_type("room.joined").await["room"], room.as_str());
     bob.send(json!({"type": "game.join", "game": id})).await;
@@ -213,11 +205,7 @@ async fn a_player_who_joins_a_new_game_at_once_finds_its_creator_in_the_chat() {
     let (mut alice, _) = member(&a, "alice").await;
     let (mut bob, _) = member(&b, "bob").await;
     for round in 0..10 {
-        alice.send(json!({"type": "game.create"})).await;
-        let id = alice.recv_type("game.state").await["game"]["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let id = e2e::create_game(&mut alice).await;
         bob.send(json!({"type": "game.join", "game": id})).await;
         let room = format!("game:{id}");
         let hers = alice.recv_type("room.joined").await;
