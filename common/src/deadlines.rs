@@ -10,6 +10,20 @@ use fred::{prelude::*, types::scripts::Script};
 
 use crate::{clock, error::StoreError};
 
+/// Puts `member` in the deadline index `index`, due at `at_ms` (moving it there if it is
+/// in the index already).
+pub async fn set(
+    client: &Client,
+    index: &str,
+    member: String,
+    at_ms: i64,
+) -> Result<(), StoreError> {
+    let _: () = client
+        .zadd(index, None, None, false, false, (at_ms as f64, member))
+        .await?;
+    Ok(())
+}
+
 /// The claiming script.
 #[derive(Clone)]
 pub struct Claims {

@@ -13,7 +13,13 @@ use super::{
     results::Results,
     rules::Mark,
 };
-use crate::{clock, deadlines::Claims, error::StoreError, keys, protocol::ErrorCode};
+use crate::{
+    clock,
+    deadlines::{self, Claims},
+    error::StoreError,
+    keys,
+    protocol::ErrorCode,
+};
 use std::time::Duration;
 
 /// What a game operation answered.
@@ -329,18 +335,13 @@ impl Games {
         token: &str,
         deadline_ms: i64,
     ) -> Result<(), StoreError> {
-        let _: () = self
-            .client
-            .zadd(
-                keys::SEAT_DEADLINES,
-                None,
-                None,
-                false,
-                false,
-                (deadline_ms as f64, seat_member(id, token)),
-            )
-            .await?;
-        Ok(())
+        deadlines::set(
+            &self.client,
+            keys::SEAT_DEADLINES,
+            seat_member(id, token),
+            deadline_ms,
+        )
+        .await
     }
 
     /// Whether games like `game` are played with the turn clock.

@@ -10,7 +10,12 @@
 use std::{collections::HashMap, time::Duration};
 
 use common::{
-    clock, deadlines::Claims, error::StoreError, game::model::Origin, keys, protocol::RoomMessage,
+    clock,
+    deadlines::{self, Claims},
+    error::StoreError,
+    game::model::Origin,
+    keys,
+    protocol::RoomMessage,
 };
 use fred::{prelude::*, types::scripts::Script};
 
@@ -253,18 +258,13 @@ impl Rooms {
         name: &str,
         expiry: i64,
     ) -> Result<(), StoreError> {
-        let _: () = self
-            .client
-            .zadd(
-                keys::ROOM_DEADLINES,
-                None,
-                None,
-                false,
-                false,
-                (expiry as f64, index_member(room, node, name)),
-            )
-            .await?;
-        Ok(())
+        deadlines::set(
+            &self.client,
+            keys::ROOM_DEADLINES,
+            index_member(room, node, name),
+            expiry,
+        )
+        .await
     }
 
     /// Removes expired presence (of dead nodes) from the rooms where some has expired:
@@ -288,11 +288,9 @@ impl Rooms {
         for room in rooms {
             let _: i64 = self.presence_op(room, "expire", "", 0).await?;
         }
-        let _: i64 = self
-            .client
-            .zrem(keys::ROOM_DEADLINES, overdue.clone())
-            .await?;
-        Ok(overdue.len())
+        let claimed = overdue.len();
+        let _: i64 = self.client.zrem(keys::ROOM_DEADLINES, overdue).await?;
+        Ok(claimed)
     }
 
     /// Who is present in `room`: every name of a small room, `PRESENCE_MAX` entries'
