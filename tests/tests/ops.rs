@@ -70,36 +70,51 @@ async fn reserved(redis: &Redis, token: &str) -> u64 {
     counted.map_or(0, |c| c.parse().unwrap())
 }
 
+/// A node with `RATE_PER_5S=40` (reservations of up to 10) and a socket of a token that
+/// sent 6 frames (reserved 1 + 2 + 4) in a window that has just ended: the Redis, the
+/// node (kept running), the socket and the token.
+async fn after_a_first_window(name: &str) -> (Redis, Server, Ws, String) {
+    let redis = Redis::start().await;
+    let limits = [("RATE_PER_5S", "40"), ("RATE_PER_MIN", "1000")];
+    let node = Server::start(&redis.url(), &limits).await;
+    let token = token(&new_session(&node.base, name).await);
+    let (mut ws, _) = Ws::hello(&node.ws_url("/ws", &token)).await;
+    assert_eq!(acked(&mut ws, "first-", 6).await, 6);
+    assert_eq!(reserved(&redis, &token).await, 1 + 2 + 4);
+    // The window's key expires when the window ends.
+    eventually(Duration::from_secs(7), "the first window's end", || async {
+        (reserved(&redis, &token).await == 0).then_some(())
+    })
+    .await;
+    (redis, node, ws, token)
+}
+
 #[tokio::test]
 async fn a_steady_token_reserves_its_last_windows_frames_at_once_when_a_window_starts() {
     // A node reserves a token's frames in parts that grow from one (1, 2, 4, …, up to a
     // quarter of the limit, here 10). When the next window starts, the node's first part
     // is what the token used in the window before, so a token that keeps its pace costs
     // Redis one reservation per window instead of one per doubling.
-    let redis = Redis::start().await;
-    let limits = [("RATE_PER_5S", "40"), ("RATE_PER_MIN", "1000")];
-    let node = Server::start(&redis.url(), &limits).await;
-    let doc = new_session(&node.base, "steady").await;
-    let (mut ws, _) = Ws::hello(&node.ws_url("/ws", &token(&doc))).await;
-    assert_eq!(acked(&mut ws, "first-", 6).await, 6);
-    assert_eq!(reserved(&redis, &token(&doc)).await, 1 + 2 + 4);
-    // The window's key expires when the window ends.
-    eventually(Duration::from_secs(7), "the first window's end", || async {
-        (reserved(&redis, &token(&doc)).await == 0).then_some(())
-    })
-    .await;
+    let (redis, _node, mut ws, token) = after_a_first_window("steady").await;
     assert_eq!(acked(&mut ws, "second-", 1).await, 1);
-    assert_eq!(
-        reserved(&redis, &token(&doc)).await,
-        6,
-        "the last window's use"
-    );
+    assert_eq!(reserved(&redis, &token).await, 6, "the last window's use");
     assert_eq!(acked(&mut ws, "second-more-", 5).await, 5);
     assert_eq!(
-        reserved(&redis, &token(&doc)).await,
+        reserved(&redis, &token).await,
         6,
         "the five frames after the first came out of that one reservation"
     );
+}
+
+#[tokio::test]
+async fn a_token_silent_for_a_whole_window_starts_again_from_one_frame() {
+    // What a token used is carried into the window right after, not into one after a
+    // silence: after 5 s without frames its first reservation is one frame again.
+    let (redis, _node, mut ws, token) = after_a_first_window("quiet").await;
+    // A whole window's length more without a frame.
+    tokio::time::sleep(Duration::from_millis(5_200)).await;
+    assert_eq!(acked(&mut ws, "later-", 1).await, 1);
+    assert_eq!(reserved(&redis, &token).await, 1, "one frame again");
 }
 
 #[tokio::test]
