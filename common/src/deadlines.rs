@@ -1,5 +1,5 @@
 //! The deadline indexes every node's sweep reads (seats, turn clocks, room presence): sorted
-//! sets scored by when each entry is due (ms). A sweep claims the entries that are due in
+//! sets scored by when each entry is due (ms), written with [`set`]. A sweep claims the entries that are due in
 //! one atomic step (`scripts/claim_overdue.lua`), moving them a lease ahead: no two nodes
 //! check one entry at once, and an entry claimed by a node that died is due again when its
 //! lease runs out.
