@@ -112,6 +112,7 @@ async fn the_script_and_the_pure_rules_agree_on_every_outcome_of_many_random_gam
     let games = Games::new(client, false);
     let mut dice = Dice(0x9E37_79B9_7F4A_7C15);
     let (mut moves, mut refusals, mut rematches, mut leaves) = (0, 0, 0, 0);
+    let mut lines_won = std::collections::HashSet::new();
     for round in 0..200 {
         let id = format!("rules{round}");
         let created = games
@@ -168,6 +169,7 @@ async fn the_script_and_the_pure_rules_agree_on_every_outcome_of_many_random_gam
             match (expected, answer) {
                 (Ok(()), Answer::Changed(game)) => {
                     model.agrees(&game, &format!("{context} on {cell}"));
+                    lines_won.extend(game.line);
                     moves += 1;
                 }
                 (Err(code), Answer::Refused(got, _)) => {
@@ -189,4 +191,45 @@ async fn the_script_and_the_pure_rules_agree_on_every_outcome_of_many_random_gam
         rematches > 20 && leaves > 20,
         "{rematches} rematches, {leaves} leaves"
     );
+    assert_eq!(lines_won.len(), 8, "games won on every line: {lines_won:?}");
+}
+
+#[tokio::test]
+async fn a_move_that_completes_two_lines_wins_with_the_first_of_them_in_the_rules_order() {
+    let redis = Redis::start().await;
+    let client = redis_conn::connect(&redis.url(), Role::Commands)
+        .await
+        .expect("Redis");
+    let games = Games::new(client, false);
+    games
+        .create("two", "tx", "xena", false, false, None)
+        .await
+        .unwrap();
+    games.join("two", "to", "otto", true, None).await.unwrap();
+    // X takes the four corners, O the edges but one; X's centre completes both diagonals.
+    let mut last = None;
+    for (token, cell) in [
+        ("tx", 0),
+        ("to", 1),
+        ("tx", 2),
+        ("to", 3),
+        ("tx", 6),
+        ("to", 5),
+        ("tx", 8),
+        ("to", 7),
+        ("tx", 4),
+    ] {
+        last = Some(games.play("two", token, cell, None).await.unwrap());
+    }
+    let Some(Answer::Changed(game)) = last else {
+        panic!("{last:?}")
+    };
+    let Outcome::Won(mark, line) = rules::outcome(&game.board) else {
+        panic!("{game:?}")
+    };
+    assert_eq!(
+        (game.status, game.winner, game.line),
+        (Status::Won, Some(mark), Some(line))
+    );
+    assert_eq!(game.line, Some([0, 4, 8]));
 }
