@@ -46,6 +46,11 @@ impl Redis {
         Redis::launch(true, false).await
     }
 
+    /// Whether this is a Redis Cluster (changes are published with SPUBLISH there).
+    pub fn is_cluster(&self) -> bool {
+        self.cluster.is_some()
+    }
+
     /// The cluster behind this Redis, with `E2E_REDIS=cluster`.
     pub fn cluster(&mut self) -> Option<&mut RedisCluster> {
         self.cluster.as_mut()

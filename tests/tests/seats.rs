@@ -4,7 +4,10 @@
 
 use std::time::Duration;
 
-use common::{game::store::Games, keys};
+use common::{
+    game::{model::Status, rules::Mark, store::Games},
+    keys,
+};
 use e2e::{
     eventually,
     players::{
@@ -257,8 +260,15 @@ async fn sweeps_at_once_claim_each_due_seat_once_and_it_is_due_again_after_the_l
         Games::new(client.clone(), false),
     );
     let lease = Duration::from_millis(1500);
+    // Each token's seat as (game, token): one claim groups them by game.
+    let seats = |claimed: Vec<(String, Vec<String>)>| -> Vec<(String, String)> {
+        claimed
+            .into_iter()
+            .flat_map(|(game, tokens)| tokens.into_iter().map(move |t| (game.clone(), t)))
+            .collect()
+    };
     let (mine, theirs) = tokio::join!(a.overdue_seats(100, lease), b.overdue_seats(100, lease));
-    let (mine, theirs) = (mine.expect("claim"), theirs.expect("claim"));
+    let (mine, theirs) = (seats(mine.expect("claim")), seats(theirs.expect("claim")));
     assert_eq!(mine.len() + theirs.len(), 150, "every due seat is claimed");
     let mut all: Vec<_> = mine.iter().chain(&theirs).collect();
     all.sort();
@@ -269,6 +279,75 @@ async fn sweeps_at_once_claim_each_due_seat_once_and_it_is_due_again_after_the_l
         "claimed seats are not due during their lease"
     );
     tokio::time::sleep(lease + Duration::from_millis(500)).await;
-    let again = b.overdue_seats(200, lease).await.expect("claim");
+    let again = seats(b.overdue_seats(200, lease).await.expect("claim"));
     assert_eq!(again.len(), 150, "all due again once the lease ran out");
+}
+
+/// A sweep's claim hands over the overdue seats of a game together, for one check.
+#[tokio::test]
+async fn a_claim_groups_the_overdue_seats_of_each_game() {
+    let redis = e2e::Redis::start().await;
+    let client = redis.client().await;
+    let due = [(1.0, "g1\x1fann"), (2.0, "g2\x1fbob"), (3.0, "g1\x1fcid")];
+    let members: Vec<(f64, String)> = due.iter().map(|(at, m)| (*at, m.to_string())).collect();
+    let _: () = client
+        .zadd(keys::SEAT_DEADLINES, None, None, false, false, members)
+        .await
+        .expect("ZADD");
+    let claimed = Games::new(client, false)
+        .overdue_seats(100, Duration::from_secs(60))
+        .await
+        .expect("claim");
+    let owned = |g: &str, t: &[&str]| (g.to_string(), t.iter().map(|t| t.to_string()).collect());
+    assert_eq!(
+        claimed,
+        vec![owned("g1", &["ann", "cid"]), owned("g2", &["bob"])]
+    );
+}
+
+/// The seats of one game whose deadlines passed together are checked in one step: seats
+/// whose nodes keep them alive stay, a player gone too long loses (published and counted
+/// once), and then no seat of the finished game needs checking again.
+#[tokio::test]
+async fn one_check_sees_to_every_overdue_seat_of_a_game() {
+    let (redis, a, b) = two_nodes(&[]).await;
+    let mut alice = player(&a, "alice").await;
+    let mut bob = player(&b, "bob").await;
+    let id = start_game(&mut alice, &mut bob).await;
+    let tokens = [alice.token.clone(), bob.token.clone()];
+    let client = redis.client().await;
+    let games = Games::new(client.clone(), redis.is_cluster());
+    // The nodes keep both alive.
+    let swept = games.expire(&id, &tokens, 60_000).await.expect("expire");
+    assert_eq!((&swept.changed, &swept.fresh), (&None, &tokens.to_vec()));
+    // Alice's last sign of life is long gone.
+    let _: () = client
+        .hset(keys::game_seats(&id), (format!("seen:{}", tokens[0]), 0))
+        .await
+        .expect("HSET");
+    let swept = games.expire(&id, &tokens, 60_000).await.expect("expire");
+    let changed = swept.changed.expect("alice was gone too long");
+    assert_eq!(changed.status, Status::Abandoned);
+    assert_eq!(changed.winner, Some(Mark::O));
+    assert!(
+        swept.fresh.is_empty(),
+        "the game is over: {:?}",
+        swept.fresh
+    );
+    let seen = bob.state().await;
+    assert_eq!(
+        (&seen["status"], &seen["winner"]),
+        (&json!("abandoned"), &json!("O"))
+    );
+    let board = leaderboard_when(&a.base, |top| top.len() == 2).await;
+    assert_eq!(
+        board["top"][0],
+        json!({"name": "bob", "wins": 1, "losses": 0, "draws": 0})
+    );
+    // Checked again: nothing changes, nothing is published or left to count.
+    let again = games.expire(&id, &tokens, 60_000).await.expect("expire");
+    assert_eq!(
+        (again.changed, again.noted_results, again.fresh.len()),
+        (None, 0, 0)
+    );
 }

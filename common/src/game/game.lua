@@ -16,7 +16,10 @@
 --
 -- Answers: {'state', GAME} changed and published (a third element 'ended' when the change
 -- finished the game, for the results); {'view', GAME, SEAT} unchanged, for the requester;
--- {'ack'}; {'fresh'}; {'wait', DEADLINE} (a clock not run out yet); {'err', CODE, MESSAGE}.
+-- {'ack'}; {'wait', DEADLINE} (a clock not run out yet); {'err', CODE, MESSAGE}; and to
+-- `expire`, {'swept', GAME or '', 'ended' or '', NOTED, TOKEN...}: the game if the check
+-- changed it (published), whether that ended it, how many results are noted in the seats
+-- hash (`result:VERSION`, not counted yet), and the tokens still alive.
 
 local op, now, publish, channel, origin = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
 local null = cjson.null
@@ -48,11 +51,15 @@ local function other(seat)
   return 'X'
 end
 
-local function seat_of(token)
-  local seats = redis.call('HMGET', KEYS[2], 'X', 'O')
+-- The seat of `token`, given the seated tokens {X, O}.
+local function seat_in(seats, token)
   if seats[1] == token then return 'X' end
   if seats[2] == token then return 'O' end
   return nil
+end
+
+local function seat_of(token)
+  return seat_in(redis.call('HMGET', KEYS[2], 'X', 'O'), token)
 end
 
 local function empty_board()
@@ -325,16 +332,36 @@ elseif op == 'leave' then
   return abandon(g, seat)
 
 elseif op == 'expire' then
-  -- ARGV[6] token, ARGV[7] how long (ms) a seat may go without a sign of life
-  local seat = seat_of(ARGV[6])
-  if not seat then
-    return {'ack'}
+  -- ARGV[6] how long (ms) a seat may go without a sign of life, ARGV[7..] the seated
+  -- tokens whose deadline passed (a sweep checks all of a game's at once). Each one gone
+  -- that long abandons its seat, in order.
+  local limit = tonumber(ARGV[6])
+  local seats = redis.call('HMGET', KEYS[2], 'X', 'O')
+  local answer = {'swept', '', '', '0'}
+  for i = 7, #ARGV do
+    local token = ARGV[i]
+    local seat = seat_in(seats, token)
+    if seat then
+      local seen = tonumber(redis.call('HGET', KEYS[2], 'seen:' .. token)) or 0
+      if (g.status == 'playing' or g.status == 'waiting') and now - seen < limit then
+        answer[#answer + 1] = token
+      else
+        local done = abandon(g, seat)
+        if done[1] == 'state' then
+          answer[2] = done[2]
+          answer[3] = done[3] or answer[3]
+        end
+      end
+    end
   end
-  local seen = tonumber(redis.call('HGET', KEYS[2], 'seen:' .. ARGV[6])) or 0
-  if (g.status == 'playing' or g.status == 'waiting') and now - seen < tonumber(ARGV[7]) then
-    return {'fresh'}
+  local noted = 0
+  for _, field in ipairs(redis.call('HKEYS', KEYS[2])) do
+    if string.sub(field, 1, 7) == 'result:' then
+      noted = noted + 1
+    end
   end
-  return abandon(g, seat)
+  answer[4] = tostring(noted)
+  return answer
 end
 
 return err('bad_request', 'unknown game operation')

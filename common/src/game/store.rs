@@ -33,9 +33,19 @@ pub enum Answer {
     Ack,
     /// The turn clock has not run out: it does at this time (ms).
     Wait(i64),
-    /// The seat is still alive (abandonment check).
-    Fresh,
     Refused(ErrorCode, String),
+}
+
+/// What the check of a game's overdue seats found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// The game, when the check changed it (a player gone too long).
+    pub changed: Option<Game>,
+    /// Results noted in the game's keys and not counted yet (see
+    /// [`Results::record_noted_results`]).
+    pub noted_results: usize,
+    /// The tokens that showed a sign of life in time: their seats are kept.
+    pub fresh: Vec<String>,
 }
 
 /// Game storage on one Redis client.
@@ -94,13 +104,14 @@ impl Games {
             .collect()
     }
 
-    async fn run(
+    /// Runs `op` of the game's script and returns its answer as it came.
+    async fn call(
         &self,
         id: &str,
         op: &str,
         origin: Option<&Origin>,
         args: Vec<String>,
-    ) -> Result<Answer, StoreError> {
+    ) -> Result<Vec<String>, StoreError> {
         let origin = match origin {
             Some(o) => serde_json::to_string(o)?,
             None => String::new(),
@@ -113,14 +124,25 @@ impl Games {
             origin,
         ];
         argv.extend(args);
-        let reply: Vec<String> = self
+        Ok(self
             .script
             .evalsha_with_reload(
                 &self.client,
                 vec![keys::game(id), keys::game_seats(id)],
                 argv,
             )
-            .await?;
+            .await?)
+    }
+
+    /// Runs `op` of the game's script, and what a change leads to outside the game's keys.
+    async fn run(
+        &self,
+        id: &str,
+        op: &str,
+        origin: Option<&Origin>,
+        args: Vec<String>,
+    ) -> Result<Answer, StoreError> {
+        let reply = self.call(id, op, origin, args).await?;
         let part = |i: usize| reply.get(i).map(String::as_str).unwrap_or_default();
         let answer = match part(0) {
             "state" => {
@@ -137,7 +159,6 @@ impl Games {
                 Answer::Unchanged(parse(part(1))?, seat)
             }
             "ack" => Answer::Ack,
-            "fresh" => Answer::Fresh,
             "wait" => Answer::Wait(part(1).parse().unwrap_or_default()),
             _ => {
                 let code = serde_json::from_value(serde_json::Value::String(part(1).to_string()))
@@ -282,21 +303,38 @@ impl Games {
         self.run(id, "leave", origin, vec![token.to_string()]).await
     }
 
-    /// Abandons the game for the seat of `token` if it has shown no sign of life for
-    /// `abandon_ms`.
+    /// Checks the seats of `tokens` in game `id`, whose deadlines passed, in one step: each
+    /// that has shown no sign of life for `abandon_ms` is abandoned (a game in play is lost,
+    /// a finished one shows its player as gone).
     pub async fn expire(
         &self,
         id: &str,
-        token: &str,
+        tokens: &[String],
         abandon_ms: u64,
-    ) -> Result<Answer, StoreError> {
-        self.run(
-            id,
-            "expire",
-            None,
-            vec![token.to_string(), abandon_ms.to_string()],
-        )
-        .await
+    ) -> Result<Swept, StoreError> {
+        let mut args = vec![abandon_ms.to_string()];
+        args.extend(tokens.iter().cloned());
+        let reply = self.call(id, "expire", None, args).await?;
+        let mut parts = reply.into_iter();
+        if parts.next().as_deref() != Some("swept") {
+            // The game is gone: so are its seats.
+            return Ok(Swept::default());
+        }
+        let (game, ended) = (parts.next().unwrap_or_default(), parts.next());
+        let changed = match game.as_str() {
+            "" => None,
+            json => {
+                let game: Game = parse(json)?;
+                self.follow_up(&game, ended.as_deref() == Some("ended"))
+                    .await?;
+                Some(game)
+            }
+        };
+        Ok(Swept {
+            changed,
+            noted_results: parts.next().and_then(|n| n.parse().ok()).unwrap_or(0),
+            fresh: parts.collect(),
+        })
     }
 
     /// A sign of life from the seated `token` (its node still holds a socket of it), and
@@ -412,29 +450,32 @@ impl Games {
         Ok(answer)
     }
 
-    /// Claims seats whose deadline has passed (see [`Claims`]): `(game, token)`.
+    /// Claims seats whose deadline has passed (see [`Claims`]), by game: `(game, tokens)`,
+    /// the game with the longest overdue seat first.
     pub async fn overdue_seats(
         &self,
         limit: i64,
         lease: Duration,
-    ) -> Result<Vec<(String, String)>, StoreError> {
+    ) -> Result<Vec<(String, Vec<String>)>, StoreError> {
         let members = self
             .claims
             .claim(&self.client, keys::SEAT_DEADLINES, limit, lease)
             .await?;
-        Ok(members
-            .iter()
-            .filter_map(|m| m.split_once('\x1f'))
-            .map(|(g, t)| (g.to_string(), t.to_string()))
-            .collect())
+        let mut games: Vec<(String, Vec<String>)> = Vec::new();
+        for (game, token) in members.iter().filter_map(|m| m.split_once('\x1f')) {
+            match games.iter_mut().find(|(g, _)| g == game) {
+                Some((_, tokens)) => tokens.push(token.to_string()),
+                None => games.push((game.to_string(), vec![token.to_string()])),
+            }
+        }
+        Ok(games)
     }
 
-    /// Forgets a seat's deadline (the game ended or the seat was abandoned).
-    pub async fn forget_seat(&self, id: &str, token: &str) -> Result<(), StoreError> {
-        let _: i64 = self
-            .client
-            .zrem(keys::SEAT_DEADLINES, seat_member(id, token))
-            .await?;
+    /// Forgets the deadlines of seats in game `id` (the game ended or the seats were
+    /// abandoned).
+    pub async fn forget_seats(&self, id: &str, tokens: &[&String]) -> Result<(), StoreError> {
+        let members: Vec<String> = tokens.iter().map(|t| seat_member(id, t)).collect();
+        let _: i64 = self.client.zrem(keys::SEAT_DEADLINES, members).await?;
         Ok(())
     }
 

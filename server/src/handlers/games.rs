@@ -61,7 +61,7 @@ async fn settle(peer: &Peer<'_>, answer: Answer, reference: Option<String>) -> R
                 .answer_change(&channel, peer.id, position, &frame, with_ref);
             Ok(())
         }
-        Answer::Fresh | Answer::Wait(_) => Ok(()),
+        Answer::Wait(_) => Ok(()),
         Answer::Unchanged(game, _) => {
             answer_with(peer, game, reference);
             Ok(())

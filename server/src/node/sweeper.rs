@@ -92,10 +92,11 @@ pub async fn run_heartbeat(state: AppState) {
     }
 }
 
-/// Sweeps one deadline index: claims [`SWEEP_BATCH`] due entries at a time with `claim`,
-/// checks [`SWEEP_IN_FLIGHT`] of them at once with `check`, and goes on for up to
-/// [`SWEEP_ROUNDS`] batches while they come full. `what` names the index in the log.
-async fn sweep_index<T, C, CF, K, KF>(what: &str, claim: C, check: K)
+/// Sweeps one deadline index: claims [`SWEEP_BATCH`] due entries at a time with `claim`
+/// (as checks that hold `entries` each), runs [`SWEEP_IN_FLIGHT`] checks at once with
+/// `check`, and goes on for up to [`SWEEP_ROUNDS`] batches while they come full. `what`
+/// names the index in the log.
+async fn sweep_index<T, C, CF, K, KF>(what: &str, claim: C, entries: fn(&T) -> usize, check: K)
 where
     C: Fn() -> CF,
     CF: std::future::Future<Output = Result<Vec<T>, common::error::StoreError>>,
@@ -110,7 +111,7 @@ where
                 return;
             }
         };
-        let full = due.len() as i64 == SWEEP_BATCH;
+        let full = due.iter().map(entries).sum::<usize>() as i64 == SWEEP_BATCH;
         futures_util::stream::iter(due)
             .for_each_concurrent(SWEEP_IN_FLIGHT, &check)
             .await;
@@ -132,38 +133,45 @@ async fn sweep_clocks(state: &AppState) {
             Err(e) => tracing::warn!(%game, error = %e, "turn clock check failed"),
         }
     };
-    sweep_index("turn clock", claim, check).await;
+    sweep_index("turn clock", claim, |_| 1, check).await;
 }
 
-/// Checks one seat whose deadline passed: a player gone for `ABANDON_SECS` loses (or is
-/// shown as gone from a finished game), and the seat leaves the index once every result
-/// noted in its game is counted; until then it is checked again after [`SWEEP_LEASE`].
-async fn sweep_seat(state: &AppState, game: String, token: String, abandon_ms: u64) {
-    match state.games.expire(&game, &token, abandon_ms).await {
-        Ok(Answer::Fresh) => {}
-        Ok(answer) => {
-            if let Answer::Changed(g) = &answer {
-                tracing::info!(game = %g.id, status = ?g.status, "a player was gone too long");
-            }
-            match state.games.results.record_noted_results(&game).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(%game, results = n, "counted results left uncounted"),
-                Err(e) => {
-                    tracing::warn!(%game, error = %e, "counting noted results failed");
-                    return;
-                }
-            }
-            let _ = state.games.forget_seat(&game, &token).await;
+/// Checks the seats of one game whose deadlines passed, in one step: a player gone for
+/// `ABANDON_SECS` loses (or is shown as gone from a finished game), and the seats leave the
+/// index once every result noted in the game is counted; until then they are checked again
+/// after [`SWEEP_LEASE`].
+async fn sweep_game_seats(state: &AppState, game: String, tokens: Vec<String>, abandon_ms: u64) {
+    let swept = match state.games.expire(&game, &tokens, abandon_ms).await {
+        Ok(swept) => swept,
+        Err(e) => {
+            tracing::warn!(%game, error = %e, "abandonment check failed");
+            return;
         }
-        Err(e) => tracing::warn!(%game, error = %e, "abandonment check failed"),
+    };
+    if let Some(g) = &swept.changed {
+        tracing::info!(game = %g.id, status = ?g.status, "a player was gone too long");
+    }
+    if swept.noted_results > 0 {
+        match state.games.results.record_noted_results(&game).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(%game, results = n, "counted results left uncounted"),
+            Err(e) => {
+                tracing::warn!(%game, error = %e, "counting noted results failed");
+                return;
+            }
+        }
+    }
+    let gone: Vec<&String> = tokens.iter().filter(|t| !swept.fresh.contains(t)).collect();
+    if !gone.is_empty() {
+        let _ = state.games.forget_seats(&game, &gone).await;
     }
 }
 
-/// Sweeps the seats whose deadline passed (see [`sweep_index`]).
+/// Sweeps the seats whose deadline passed (see [`sweep_index`]), a game's at once.
 async fn sweep_seats(state: &AppState, abandon_ms: u64) {
     let claim = || state.games.overdue_seats(SWEEP_BATCH, SWEEP_LEASE);
-    let check = |(game, token)| sweep_seat(state, game, token, abandon_ms);
-    sweep_index("seat", claim, check).await;
+    let check = |(game, tokens)| sweep_game_seats(state, game, tokens, abandon_ms);
+    sweep_index("seat", claim, |(_, tokens)| tokens.len(), check).await;
 }
 
 /// Removes the presence that dead nodes left (see [`Rooms::sweep`](crate::stores::rooms::Rooms::sweep)),
