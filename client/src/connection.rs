@@ -7,7 +7,11 @@
 use std::{
     collections::HashMap,
     hash::{BuildHasher, Hasher},
-    time::Duration,
+    sync::{
+        atomic::{AtomicI64, Ordering},
+        Arc,
+    },
+    time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
 use serde_json::{json, Value};
@@ -83,22 +87,55 @@ pub async fn session(options: &Options) -> Result<(String, String), Error> {
     Err(last)
 }
 
-/// Starts the task; returns its command queue, the events, and what the first connection
-/// came to.
-pub fn start(
-    options: Options,
-    token: String,
-) -> (
-    mpsc::UnboundedSender<Command>,
-    mpsc::UnboundedReceiver<Event>,
-    oneshot::Receiver<Result<(), Error>>,
-) {
+/// How far the server's clock is ahead of this machine's, in ms: set from each `hello`'s
+/// `server_time` (0 before the first, and after one from a node that does not send it).
+#[derive(Clone, Debug, Default)]
+pub struct Clock(Arc<AtomicI64>);
+
+impl Clock {
+    pub fn offset_ms(&self) -> i64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// The time on the server's clock (ms since the Unix epoch).
+    pub fn server_now_ms(&self) -> i64 {
+        local_now_ms() + self.offset_ms()
+    }
+
+    fn set(&self, server_time: Option<i64>) {
+        let offset = server_time.map_or(0, |t| t - local_now_ms());
+        self.0.store(offset, Ordering::Relaxed);
+    }
+}
+
+/// This machine's clock, in ms since the Unix epoch.
+fn local_now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// What [`start`] hands back.
+pub struct Started {
+    /// The task's command queue.
+    pub commands: mpsc::UnboundedSender<Command>,
+    pub events: mpsc::UnboundedReceiver<Event>,
+    /// What the first connection came to.
+    pub opened: oneshot::Receiver<Result<(), Error>>,
+    /// The server's clock, as the nodes tell it.
+    pub clock: Clock,
+}
+
+/// Starts the task.
+pub fn start(options: Options, token: String) -> Started {
     let (commands, rx) = mpsc::unbounded_channel();
     let (events, events_rx) = mpsc::unbounded_channel();
     let (opened, opened_rx) = oneshot::channel();
+    let clock = Clock::default();
     let task = Task {
         options,
         token,
+        clock: clock.clone(),
         events,
         rooms: HashMap::new(),
         games: HashMap::new(),
@@ -109,7 +146,12 @@ pub fn start(
         next_ref: 0,
     };
     tokio::spawn(task.run(rx, opened));
-    (commands, events_rx, opened_rx)
+    Started {
+        commands,
+        events: events_rx,
+        opened: opened_rx,
+        clock,
+    }
 }
 
 /// A stream ID as two numbers, which order the messages of a room.
@@ -133,6 +175,7 @@ fn backoff(options: &Options, attempt: u32) -> Duration {
 struct Task {
     options: Options,
     token: String,
+    clock: Clock,
     events: mpsc::UnboundedSender<Event>,
     /// Rooms joined, with the last message ID handed on.
     rooms: HashMap<String, Option<String>>,
@@ -240,6 +283,7 @@ impl Task {
         };
         let node = match hello {
             Some(hello) if hello["type"] == "hello" => {
+                self.clock.set(hello["server_time"].as_i64());
                 hello["node"].as_str().unwrap_or_default().to_string()
             }
             _ => return Err(Ending::Retry),

@@ -44,6 +44,7 @@ pub use options::Options;
 pub struct Client {
     name: String,
     token: String,
+    clock: connection::Clock,
     commands: mpsc::UnboundedSender<connection::Command>,
     events: Mutex<Option<mpsc::UnboundedReceiver<Event>>>,
     timeout: Duration,
@@ -53,11 +54,17 @@ pub struct Client {
 /// `hello`.
 pub async fn connect(options: Options) -> Result<Client, Error> {
     let (name, token) = connection::session(&options).await?;
-    let (commands, events, opened) = connection::start(options.clone(), token.clone());
+    let connection::Started {
+        commands,
+        events,
+        opened,
+        clock,
+    } = connection::start(options.clone(), token.clone());
     opened.await.map_err(|_| Error::Closed)??;
     Ok(Client {
         name,
         token,
+        clock,
         commands,
         events: Mutex::new(Some(events)),
         timeout: options.request_timeout,
@@ -72,6 +79,19 @@ impl Client {
     /// Keep it to resume the session (its seats, its bot history) with [`Options::token`].
     pub fn token(&self) -> &str {
         &self.token
+    }
+
+    /// The time on the server's clock (ms since the Unix epoch): this machine's clock
+    /// corrected by the node's `hello`. Compare a game's `turn_deadline` with it, so that a
+    /// machine whose clock is off still shows how long the player has left.
+    pub fn server_now_ms(&self) -> i64 {
+        self.clock.server_now_ms()
+    }
+
+    /// How far the server's clock is ahead of this machine's, in ms (from the last
+    /// `hello`; 0 from a node that does not send its time).
+    pub fn clock_offset_ms(&self) -> i64 {
+        self.clock.offset_ms()
     }
 
     /// The events, in order; can be taken once.

@@ -133,3 +133,56 @@ async fn a_client_whose_node_is_killed_carries_on_through_the_other_with_nothing
     // And alice's own requests go through the new node.
     alice.say("desk", "back").await.unwrap();
 }
+
+/// A machine whose clock is off still counts a turn clock down right: the client takes the
+/// server's time from `hello`. The node here is a stand-in whose clock is ten minutes
+/// ahead (it makes the session and says `hello`, nothing else), as no real node's clock
+/// can be set apart from this machine's.
+#[tokio::test]
+async fn the_client_takes_the_servers_clock_from_hello() {
+    use axum::{
+        extract::ws::{Message, WebSocketUpgrade},
+        routing::{get, post},
+        Json, Router,
+    };
+    const AHEAD_MS: i64 = 600_000;
+    let now_ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+    };
+    let app = Router::new()
+        .route(
+            "/token",
+            post(|| async { Json(serde_json::json!({"name": "alice", "token": "t-alice"})) }),
+        )
+        .route(
+            "/ws",
+            get(move |ws: WebSocketUpgrade| async move {
+                ws.on_upgrade(move |mut socket| async move {
+                    let hello = serde_json::json!({
+                        "type": "hello", "node": "ahead", "name": "alice",
+                        "session_start": "2026-12-04T00:00:00.000Z",
+                        "server_time": now_ms() + AHEAD_MS,
+                    });
+                    let _ = socket.send(Message::Text(hello.to_string().into())).await;
+                    while let Some(Ok(_)) = socket.recv().await {}
+                })
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let alice = client::connect(Options::new([base.as_str()]).name("alice"))
+        .await
+        .expect("connected");
+    let offset = alice.clock_offset_ms();
+    assert!((offset - AHEAD_MS).abs() < 2_000, "offset {offset} ms");
+    let ahead = alice.server_now_ms() - now_ms();
+    assert!(
+        (ahead - AHEAD_MS).abs() < 2_000,
+        "server_now_ms is {ahead} ms ahead"
+    );
+}
