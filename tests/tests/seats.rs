@@ -209,14 +209,22 @@ async fn a_result_its_node_did_not_count_is_counted_by_a_sweeper_and_only_once()
     })
     .await;
 
-    // A node that died after counting and before clearing the note: counted once only.
+    // A node that died after counting and before clearing the note, in another game:
+    // the sweep clears the note and counts nothing twice.
+    let mut carol = player(&a, "carol").await;
+    let mut dave = player(&b, "dave").await;
+    let id = start_game(&mut carol, &mut dave).await;
+    let end = x_wins_the_top_row(&mut carol, &mut dave, &id).await;
+    let board = leaderboard_when(&a.base, |top| top.len() == 4).await;
+    let (seats, note) = (keys::game_seats(&id), format!("result:{}", end["version"]));
     let _: () = admin
         .hset(&seats, (note.as_str(), end.to_string()))
         .await
         .unwrap();
-    drop(bob);
+    drop(carol);
     eventually(Duration::from_secs(5), "the note cleared again", || async {
-        (!noted(&admin).await).then_some(())
+        let there: bool = admin.hexists(&seats, &note).await.unwrap();
+        (!there).then_some(())
     })
     .await;
     let again: Value = reqwest::get(format!("{}/leaderboard", a.base))
@@ -307,7 +315,8 @@ async fn a_claim_groups_the_overdue_seats_of_each_game() {
 
 /// The seats of one game whose deadlines passed together are checked in one step: seats
 /// whose nodes keep them alive stay, a player gone too long loses (published and counted
-/// once), and then no seat of the finished game needs checking again.
+/// once), and then no seat of the finished game needs checking again, the other player's
+/// included.
 #[tokio::test]
 async fn one_check_sees_to_every_overdue_seat_of_a_game() {
     let (redis, a, b) = two_nodes(&[]).await;
@@ -319,7 +328,7 @@ async fn one_check_sees_to_every_overdue_seat_of_a_game() {
     let games = Games::new(client.clone(), redis.is_cluster());
     // The nodes keep both alive.
     let swept = games.expire(&id, &tokens, 60_000).await.expect("expire");
-    assert_eq!((&swept.changed, &swept.fresh), (&None, &tokens.to_vec()));
+    assert_eq!((&swept.changed, &swept.forget), (&None, &vec![]));
     // Alice's last sign of life is long gone.
     let _: () = client
         .hset(keys::game_seats(&id), (format!("seen:{}", tokens[0]), 0))
@@ -329,10 +338,9 @@ async fn one_check_sees_to_every_overdue_seat_of_a_game() {
     let changed = swept.changed.expect("alice was gone too long");
     assert_eq!(changed.status, Status::Abandoned);
     assert_eq!(changed.winner, Some(Mark::O));
-    assert!(
-        swept.fresh.is_empty(),
-        "the game is over: {:?}",
-        swept.fresh
+    assert_eq!(
+        swept.forget, tokens,
+        "the game is over: no seat can change it"
     );
     let seen = bob.state().await;
     assert_eq!(
@@ -344,10 +352,13 @@ async fn one_check_sees_to_every_overdue_seat_of_a_game() {
         board["top"][0],
         json!({"name": "bob", "wins": 1, "losses": 0, "draws": 0})
     );
-    // Checked again: nothing changes, nothing is published or left to count.
-    let again = games.expire(&id, &tokens, 60_000).await.expect("expire");
+    // Bob's seat alone, due later: nothing changes, nothing is published or left to count.
+    let again = games
+        .expire(&id, &tokens[1..], 60_000)
+        .await
+        .expect("expire");
     assert_eq!(
-        (again.changed, again.noted_results, again.fresh.len()),
-        (None, 0, 0)
+        (again.changed, again.noted_results, again.forget),
+        (None, 0, tokens.to_vec())
     );
 }

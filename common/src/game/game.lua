@@ -19,7 +19,7 @@
 -- {'ack'}; {'wait', DEADLINE} (a clock not run out yet); {'err', CODE, MESSAGE}; and to
 -- `expire`, {'swept', GAME or '', 'ended' or '', NOTED, TOKEN...}: the game if the check
 -- changed it (published), whether that ended it, how many results are noted in the seats
--- hash (`result:VERSION`, not counted yet), and the tokens still alive.
+-- hash (`result:VERSION`, not counted yet), and the tokens whose seats need no more checks.
 
 local op, now, publish, channel, origin = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
 local null = cjson.null
@@ -338,19 +338,31 @@ elseif op == 'expire' then
   local limit = tonumber(ARGV[6])
   local seats = redis.call('HMGET', KEYS[2], 'X', 'O')
   local answer = {'swept', '', '', '0'}
+  local gone = {}
   for i = 7, #ARGV do
     local token = ARGV[i]
     local seat = seat_in(seats, token)
-    if seat then
+    if not seat then
+      gone[#gone + 1] = token
+    else
       local seen = tonumber(redis.call('HGET', KEYS[2], 'seen:' .. token)) or 0
-      if (g.status == 'playing' or g.status == 'waiting') and now - seen < limit then
-        answer[#answer + 1] = token
-      else
+      if not ((g.status == 'playing' or g.status == 'waiting') and now - seen < limit) then
+        gone[#gone + 1] = token
         local done = abandon(g, seat)
         if done[1] == 'state' then
           answer[2] = done[2]
           answer[3] = done[3] or answer[3]
         end
+      end
+    end
+  end
+  if g.status ~= 'playing' and g.status ~= 'waiting' and (g.vs_bot or g.left) then
+    -- Settled: no seat of this game can change it any more (no rematch once a player has
+    -- gone), so every seat's check can go, also those not due yet.
+    gone = {}
+    for _, token in ipairs(seats) do
+      if token and token ~= '@bot' then
+        gone[#gone + 1] = token
       end
     end
   end
@@ -361,6 +373,9 @@ elseif op == 'expire' then
     end
   end
   answer[4] = tostring(noted)
+  for _, token in ipairs(gone) do
+    answer[#answer + 1] = token
+  end
   return answer
 end
 

@@ -44,8 +44,10 @@ pub struct Swept {
     /// Results noted in the game's keys and not counted yet (see
     /// [`Results::record_noted_results`]).
     pub noted_results: usize,
-    /// The tokens that showed a sign of life in time: their seats are kept.
-    pub fresh: Vec<String>,
+    /// The tokens whose seats need no more checks: gone, or in a game no seat can change
+    /// any more (over, and against the bot or left by a player), also seats not due yet.
+    /// The others showed a sign of life in time.
+    pub forget: Vec<String>,
 }
 
 /// Game storage on one Redis client.
@@ -333,7 +335,7 @@ impl Games {
         Ok(Swept {
             changed,
             noted_results: parts.next().and_then(|n| n.parse().ok()).unwrap_or(0),
-            fresh: parts.collect(),
+            forget: parts.collect(),
         })
     }
 
@@ -473,7 +475,7 @@ impl Games {
 
     /// Forgets the deadlines of seats in game `id` (the game ended or the seats were
     /// abandoned).
-    pub async fn forget_seats(&self, id: &str, tokens: &[&String]) -> Result<(), StoreError> {
+    pub async fn forget_seats(&self, id: &str, tokens: &[String]) -> Result<(), StoreError> {
         let members: Vec<String> = tokens.iter().map(|t| seat_member(id, t)).collect();
         let _: i64 = self.client.zrem(keys::SEAT_DEADLINES, members).await?;
         Ok(())

@@ -137,7 +137,8 @@ async fn sweep_clocks(state: &AppState) {
 }
 
 /// Checks the seats of one game whose deadlines passed, in one step: a player gone for
-/// `ABANDON_SECS` loses (or is shown as gone from a finished game), and the seats leave the
+/// `ABANDON_SECS` loses (or is shown as gone from a finished game), and the seats that need
+/// no more checks (with a finished game's other seat, once nothing can change it) leave the
 /// index once every result noted in the game is counted; until then they are checked again
 /// after [`SWEEP_LEASE`].
 async fn sweep_game_seats(state: &AppState, game: String, tokens: Vec<String>, abandon_ms: u64) {
@@ -161,9 +162,8 @@ async fn sweep_game_seats(state: &AppState, game: String, tokens: Vec<String>, a
             }
         }
     }
-    let gone: Vec<&String> = tokens.iter().filter(|t| !swept.fresh.contains(t)).collect();
-    if !gone.is_empty() {
-        let _ = state.games.forget_seats(&game, &gone).await;
+    if !swept.forget.is_empty() {
+        let _ = state.games.forget_seats(&game, &swept.forget).await;
     }
 }
 
