@@ -356,12 +356,12 @@ elseif op == 'expire' then
       end
     end
   end
-  if g.status ~= 'playing' and g.status ~= 'waiting' and (g.vs_bot or g.left) then
-    -- Settled: no seat of this game can change it any more (no rematch once a player has
-    -- gone), so every seat's check can go, also those not due yet.
+  if g.status ~= 'playing' and g.status ~= 'waiting' and g.left then
+    -- Settled: a finished game a player has left takes no rematch, so no seat can change
+    -- it any more, and every seat's check can go, also those not due yet.
     gone = {}
     for _, token in ipairs(seats) do
-      if token and token ~= '@bot' then
+      if token then
         gone[#gone + 1] = token
       end
     end

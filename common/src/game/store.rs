@@ -45,8 +45,8 @@ pub struct Swept {
     /// [`Results::record_noted_results`]).
     pub noted_results: usize,
     /// The tokens whose seats need no more checks: gone, or in a game no seat can change
-    /// any more (over, and against the bot or left by a player), also seats not due yet.
-    /// The others showed a sign of life in time.
+    /// any more (over, and left by a player), also seats not due yet. The others showed a
+    /// sign of life in time.
     pub forget: Vec<String>,
 }
 
