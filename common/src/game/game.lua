@@ -51,15 +51,11 @@ local function other(seat)
   return 'X'
 end
 
--- The seat of `token`, given the seated tokens {X, O}.
-local function seat_in(seats, token)
+local function seat_of(token)
+  local seats = redis.call('HMGET', KEYS[2], 'X', 'O')
   if seats[1] == token then return 'X' end
   if seats[2] == token then return 'O' end
   return nil
-end
-
-local function seat_of(token)
-  return seat_in(redis.call('HMGET', KEYS[2], 'X', 'O'), token)
 end
 
 local function empty_board()
@@ -341,7 +337,7 @@ elseif op == 'expire' then
   local gone = {}
   for i = 7, #ARGV do
     local token = ARGV[i]
-    local seat = seat_in(seats, token)
+    local seat = (seats[1] == token and 'X') or (seats[2] == token and 'O') or nil
     if not seat then
       gone[#gone + 1] = token
     else
