@@ -209,7 +209,7 @@ def moves(args, redis):
     )
     measure(redis, play, "moves", 7 * len(ids))
     check = json.loads(redis.cli("GET", f"game:{{{ids[-1]}}}"))
-    if not args.script and check["status"] != "won" or check["winner"] != "X":
+    if not args.script and (check["status"] != "won" or check["winner"] != "X"):
         raise SystemExit(f"the last game did not end as played: {check}")
     return drain
 
