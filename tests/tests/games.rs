@@ -581,3 +581,62 @@ async fn every_request_is_answered_with_its_ref_and_seen_once_through_lost_subsc
         }
     }
 }
+
+#[tokio::test]
+async fn a_create_sent_again_after_its_answer_was_lost_is_answered_with_the_game() {
+    // When a connection closes before an answer came back, the node's Redis client sends
+    // the command again, and the first may have run: a create sent again finds its game
+    // made, by the same token, and answers with it (not "a game with this id exists"),
+    // unchanged. Another token's create with that ID is still refused.
+    let redis = e2e::Redis::start().await;
+    let client = redis.client().await;
+    let script =
+        fred::types::scripts::Script::from_lua(include_str!("../../common/src/game/game.lua"));
+    let publish = if redis.is_cluster() {
+        "SPUBLISH"
+    } else {
+        "PUBLISH"
+    };
+    let id = "replay1";
+    let create = |token: &'static str| {
+        let (client, script) = (&client, &script);
+        async move {
+            let argv = vec![
+                "create".to_string(),
+                "1000".to_string(),
+                publish.to_string(),
+                common::keys::game_channel(id),
+                r#"{"node":"node-a","conn":7,"ref":"c"}"#.to_string(),
+                id.to_string(),
+                token.to_string(),
+                "ann".to_string(),
+                "0".to_string(),
+                "0".to_string(),
+            ];
+            let keys = vec![common::keys::game(id), common::keys::game_seats(id)];
+            let answer: Vec<String> = script
+                .evalsha_with_reload(client, keys, argv)
+                .await
+                .expect("game.lua runs");
+            answer
+        }
+    };
+    let game = |json: &str| serde_json::from_str::<Value>(json).unwrap();
+    let first = create("tx").await;
+    assert_eq!(first[0], "state", "{first:?}");
+    let again = create("tx").await;
+    assert_eq!(
+        (again[0].as_str(), again[2].as_str()),
+        ("view", "X"),
+        "{again:?}"
+    );
+    assert_eq!(game(&again[1]), game(&first[1]));
+    let stored: String = client.get(common::keys::game(id)).await.unwrap();
+    assert_eq!(game(&stored)["version"], 1, "created once");
+    let other = create("eve").await;
+    assert_eq!(
+        (other[0].as_str(), other[1].as_str()),
+        ("err", "bad_request"),
+        "{other:?}"
+    );
+}

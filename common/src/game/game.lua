@@ -174,6 +174,12 @@ end
 if op == 'create' then
   -- ARGV[6] id, ARGV[7] token, ARGV[8] name, ARGV[9] '1' against the bot, ARGV[10] '1' to not publish
   if redis.call('EXISTS', KEYS[1]) == 1 then
+    -- The same create sent again by the node's Redis client, after its connection closed
+    -- before the answer came back (IDs are random: no other request of this token names
+    -- it): the game is made, so it is the answer.
+    if redis.call('HGET', KEYS[2], 'X') == ARGV[7] then
+      return {'view', cjson.encode(load()), 'X'}
+    end
     return err('bad_request', 'a game with this id exists')
   end
   local g = {id = ARGV[6], board = empty_board(), next = null, players = {X = ARGV[8], O = null},
