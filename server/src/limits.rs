@@ -124,7 +124,11 @@ impl Limits {
             .lease
             .evalsha_with_reload(&self.client, keys, args)
             .await?;
-        let until = now + Duration::from_millis(ms);
+        // From the answer on, not from the frame's arrival: `ms` was read in Redis after the
+        // frame arrived, so counted from the arrival the lease would end a little before
+        // the window does, and a frame in that gap would reserve from a window about to
+        // end (a grant good for 0 ms), making the next window start again from one frame.
+        let until = Instant::now() + Duration::from_millis(ms);
         let mut lease = Lease {
             left: granted.saturating_sub(1),
             refused: granted == 0,
@@ -137,10 +141,15 @@ impl Limits {
             leases.by_token.retain(|_, l| l.until > now);
             leases.prune_at = (leases.by_token.len() * 2).max(1024);
         }
-        // Another socket of the token on this node may have reserved meanwhile: keep what
-        // is left of that too.
+        // Another socket of the token on this node may have reserved meanwhile, in the same
+        // window: keep what is left of that too. A grant that lasts well past the lease
+        // held (by more than half the shorter window) is of the next window, reserved as
+        // the held one ran out at its end: it replaces that one, and the frames of the new
+        // window are counted from this one (what the held one left unused was counted in
+        // its own window and goes with it).
         if let Some(other) = leases.by_token.get(token) {
-            if granted > 0 && !other.refused && other.until > now {
+            let same_window = lease.until < other.until + SHORT_WINDOW / 2;
+            if granted > 0 && !other.refused && other.until > now && same_window {
                 lease.left += other.left;
                 lease.until = lease.until.min(other.until);
                 lease.used += other.used;

@@ -9,8 +9,15 @@ local wait = 0
 local ttls = {}
 for i, key in ipairs(KEYS) do
   local count = tonumber(redis.call('GET', key) or '0')
-  local room = tonumber(ARGV[2 * i]) - count
   local ttl = redis.call('PTTL', key)
+  if ttl == 0 then
+    -- Less than a millisecond left: the window is over. (A grant counted in it would be
+    -- good for no time, and the node would start the next window from one frame again.)
+    redis.call('DEL', key)
+    count = 0
+    ttl = -2
+  end
+  local room = tonumber(ARGV[2 * i]) - count
   if ttl < 0 then
     -- A new window (or one that lost its expiry): it starts now.
     ttl = tonumber(ARGV[2 * i + 1])
