@@ -118,6 +118,40 @@ async fn a_token_silent_for_a_whole_window_starts_again_from_one_frame() {
 }
 
 #[tokio::test]
+async fn a_part_reserved_from_the_next_window_lasts_that_windows_length() {
+    // A node that has spent its part reserves the next one; when Redis's window has just
+    // ended (here: its key deleted 3.5 s into the node's 5-s lease, late enough that the
+    // node takes the new part for the next window's), that part is counted in a new window
+    // and is good for all of it. It replaces the part held, so frames after the held
+    // part's end come out of it without another reservation.
+    let redis = Redis::start().await;
+    let limits = [("RATE_PER_5S", "40"), ("RATE_PER_MIN", "1000")];
+    let node = Server::start(&redis.url(), &limits).await;
+    let token = token(&new_session(&node.base, "edge").await);
+    let (mut ws, _) = Ws::hello(&node.ws_url("/ws", &token)).await;
+    let started = tokio::time::Instant::now();
+    // Parts of 1 and 2: three frames, the held part spent.
+    assert_eq!(acked(&mut ws, "first-", 3).await, 3);
+    assert_eq!(reserved(&redis, &token).await, 3);
+    tokio::time::sleep_until(started + Duration::from_millis(3_500)).await;
+    let _: i64 =
+        fred::prelude::KeysInterface::del(&redis.client().await, format!("rate:{{{token}}}:5s"))
+            .await
+            .unwrap();
+    // The next part (4) is counted in a new window, good until about 8.5 s.
+    assert_eq!(acked(&mut ws, "next-", 1).await, 1);
+    assert_eq!(reserved(&redis, &token).await, 4);
+    // Past the end of the part held before (about 5 s): the new part still serves.
+    tokio::time::sleep_until(started + Duration::from_millis(6_000)).await;
+    assert_eq!(acked(&mut ws, "later-", 3).await, 3);
+    assert_eq!(
+        reserved(&redis, &token).await,
+        4,
+        "the three frames came out of the part already reserved"
+    );
+}
+
+#[tokio::test]
 async fn a_token_is_rate_limited_across_nodes_and_the_dropped_frame_does_nothing() {
     let redis = Redis::start().await;
     let url = redis.url();
