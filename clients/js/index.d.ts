@@ -91,6 +91,8 @@ export interface GameState {
    * ends `timeout`. Absent otherwise (waiting, over, against the bot, no clock).
    */
   turn_deadline?: number;
+  /** The cell (0..8) of the latest move, once a move has been made since the board was last cleared (start, rematch). */
+  last_move?: number;
 }
 
 /** A message of a room. */

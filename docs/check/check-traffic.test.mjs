@@ -39,6 +39,7 @@ const good = {
     game: { ...game, status: 'won', next: null, winner: 'X', line: [0, 4, 8], bot: 'O', rematch: 'X', left: 'O' },
   }),
   'game.state with a turn clock': ws({ type: 'game.state', game: { ...game, turn_deadline: 1796197680123 } }),
+  'game.state with its last move': ws({ type: 'game.state', game: { ...game, last_move: 1 } }),
   'game.state lost on time': ws({
     type: 'game.state',
     game: { ...game, status: 'timeout', next: null, winner: 'O', version: 4 },
@@ -94,6 +95,7 @@ const bad = {
   'unknown error code': ws({ type: 'error', code: 'teapot', message: 'm' }),
   'unknown status': ws({ type: 'game.state', game: { ...game, status: 'expired' } }),
   'turn_deadline not an integer': ws({ type: 'game.state', game: { ...game, turn_deadline: '1796197680123' } }),
+  'last_move off the board': ws({ type: 'game.state', game: { ...game, last_move: 9 } }),
   'board too short': ws({ type: 'game.state', game: { ...game, board: [null] } }),
   'bad timestamp': ws({ type: 'hello', node: 'n', name: 'alice', session_start: '2026-11-23 18:44', server_time: 1 }),
   'presence with both': ws({ type: 'room.presence', room: 'lobby', joined: 'a', left: 'b' }),

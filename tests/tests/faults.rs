@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use e2e::{new_session, refresh, token, traffic::json_body, Cluster, Redis, Ws};
+use fred::prelude::*;
 use serde_json::{json, Value};
 
 /// The texts of the human messages in a session document's history, in order.
@@ -221,4 +222,48 @@ async fn a_full_redis_refuses_writes_clearly_loses_nothing_and_recovers_when_fre
         c.worker.proc.exited().is_none(),
         "the worker is still running"
     );
+}
+
+#[tokio::test]
+async fn a_bot_game_goes_on_when_redis_refused_the_bots_turn_for_a_moment() {
+    // Redis makes the move but refuses, for a moment, the bot's turn that follows it on
+    // another key (here the turns' stream is replaced by a key of another type; in a
+    // Redis Cluster, a failover of the stream's shard): the move is answered, not
+    // `unavailable`, and the bot moves once Redis takes its turn.
+    let redis = Redis::start().await;
+    let a = e2e::Server::start(&redis.url(), &[]).await;
+    let _worker = e2e::Worker::start(&redis.url(), &[]).await;
+    let client = redis.client().await;
+    let doc = new_session(&a.base, "patient").await;
+    let (mut ws, _) = Ws::hello(&a.ws_url("/ws", &token(&doc))).await;
+    ws.send(json!({"type": "game.create", "vs_bot": true, "ref": "c"}))
+        .await;
+    let id = ws.answer("c").await["game"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let turns = common::keys::BOT_TURNS;
+    let _: i64 = client.del(turns).await.unwrap();
+    let _: () = client
+        .set(turns, "in the way", None, None, false)
+        .await
+        .unwrap();
+    ws.send(json!({"type": "game.move", "game": id, "cell": 4, "ref": "m"}))
+        .await;
+    let moved = ws.answer("m").await;
+    assert_eq!(moved["type"], "game.state", "the move is answered: {moved}");
+    assert_eq!(moved["game"]["next"], "O");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let _: i64 = client.del(turns).await.unwrap();
+
+    let version = moved["game"]["version"].as_u64().unwrap();
+    let bots = loop {
+        let state = ws.recv_type("game.state").await["game"].clone();
+        if state["version"].as_u64() > Some(version) {
+            break state;
+        }
+    };
+    assert_eq!(bots["version"].as_u64(), Some(version + 1));
+    assert_eq!(bots["next"], "X", "the bot moved: {bots}");
 }

@@ -640,3 +640,104 @@ async fn a_create_sent_again_after_its_answer_was_lost_is_answered_with_the_game
         "{other:?}"
     );
 }
+
+#[tokio::test]
+async fn a_move_asked_for_twice_is_made_once_and_answered_twice() {
+    // A click sent twice: the second request for the player's latest move is answered
+    // with the game as it is (to the mover only), not refused; an older move is not.
+    let (_redis, a, b) = two_nodes(&[]).await;
+    let mut alice = player(&a, "alice").await;
+    let mut bob = player(&b, "bob").await;
+    let id = start_game(&mut alice, &mut bob).await;
+    let seated = alice.ask(json!({"type": "game.join", "game": id})).await;
+    assert!(
+        seated["game"].get("last_move").is_none(),
+        "no move yet: {seated}"
+    );
+
+    let moved = play(&mut alice, &mut bob, &id, 4).await;
+    assert_eq!(moved["last_move"], 4);
+    let again = alice
+        .ask(json!({"type": "game.move", "game": id, "cell": 4, "ref": "again"}))
+        .await;
+    assert_eq!(
+        (&again["type"], &again["ref"]),
+        (&json!("game.state"), &json!("again")),
+        "{again}"
+    );
+    assert_eq!(again["game"], moved, "the move is made once");
+
+    // Bob gets nothing from the repeat: his next frame answers his own move.
+    let answered = play(&mut bob, &mut alice, &id, 0).await;
+    assert_eq!(answered["version"], 4);
+    assert_eq!(answered["last_move"], 0);
+    let old = alice
+        .ask(json!({"type": "game.move", "game": id, "cell": 4, "ref": "old"}))
+        .await;
+    assert_eq!(
+        old["code"], "cell_taken",
+        "a move that is no longer the latest: {old}"
+    );
+}
+
+#[tokio::test]
+async fn a_move_whose_answer_was_lost_asked_for_again_still_gets_the_bots_move() {
+    // The node's Redis client sends a command again when its connection closed before the
+    // answer came back, and the first may have run. Here the first run is made directly
+    // (its answer reaches no node, so nothing asks the bot to move); the same move then
+    // comes through the node, is answered with the game, and the bot's turn is taken.
+    let redis = e2e::Redis::start().await;
+    let a = e2e::Server::start(&redis.url(), &[]).await;
+    let _worker = Worker::start(&redis.url(), &[]).await;
+    let mut alice = player(&a, "alice").await;
+    let created = alice
+        .ask(json!({"type": "game.create", "vs_bot": true}))
+        .await;
+    let id = created["game"]["id"].as_str().unwrap().to_string();
+
+    let client = redis.client().await;
+    let script =
+        fred::types::scripts::Script::from_lua(include_str!("../../common/src/game/game.lua"));
+    let publish = if redis.is_cluster() {
+        "SPUBLISH"
+    } else {
+        "PUBLISH"
+    };
+    let argv = vec![
+        "move".to_string(),
+        common::clock::now_millis().to_string(),
+        publish.to_string(),
+        common::keys::game_channel(&id),
+        r#"{"node":"node-gone","conn":1,"ref":"lost"}"#.to_string(),
+        alice.token.clone(),
+        "4".to_string(),
+        "0".to_string(),
+    ];
+    let keys = vec![common::keys::game(&id), common::keys::game_seats(&id)];
+    let first: Vec<String> = script
+        .evalsha_with_reload(&client, keys, argv)
+        .await
+        .expect("game.lua runs");
+    assert_eq!(first[0], "state", "{first:?}");
+    let published = alice.state().await;
+    assert_eq!(
+        (&published["next"], &published["last_move"]),
+        (&json!("O"), &json!(4))
+    );
+
+    let again = alice
+        .ask(json!({"type": "game.move", "game": id, "cell": 4, "ref": "again"}))
+        .await;
+    assert_eq!(again["ref"], "again", "answered, not refused: {again}");
+    assert_eq!(again["game"], published);
+    let bots = alice.state().await;
+    assert_eq!(bots["version"], published["version"].as_u64().unwrap() + 1);
+    assert_eq!(bots["next"], "X", "the bot moved: {bots}");
+    let noughts = bots["board"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| *c == "O")
+        .count();
+    assert_eq!(noughts, 1, "{bots}");
+}

@@ -3,6 +3,8 @@
 //! games through the real script on a real Redis and through the pure rules side by side,
 //! moves legal and illegal by either seat, rematches and leaves, and checks that every
 //! outcome agrees: the board, whose turn, the status, the winner and line, and the error.
+//! (A seat's latest move asked for again is the script's own rule on top of the pure
+//! rules: it is answered with the game, unchanged; the model knows it too.)
 
 use common::{
     game::{
@@ -33,6 +35,17 @@ struct Model {
     x_token: &'static str,
     o_token: &'static str,
     abandoned: bool,
+    /// The latest move since the board was cleared: its mark and cell.
+    last: Option<(Mark, i64)>,
+}
+
+/// What a move is expected to do.
+#[derive(Debug)]
+enum Expect {
+    Made,
+    /// The seat's latest move asked for again: answered with the game, unchanged.
+    Again,
+    Refused(ErrorCode),
 }
 
 impl Model {
@@ -44,12 +57,16 @@ impl Model {
         }
     }
 
-    /// The expected answer to `token` playing `cell`: the new board, or the error code.
-    fn play(&mut self, token: &str, cell: i64) -> Result<(), ErrorCode> {
-        if self.abandoned {
-            return Err(ErrorCode::GameOver);
-        }
+    /// The expected answer to `token` playing `cell`: the new board, the game again, or
+    /// the error code.
+    fn play(&mut self, token: &str, cell: i64) -> Expect {
         let mark = self.mark_of(token);
+        if self.last == Some((mark, cell)) {
+            return Expect::Again;
+        }
+        if self.abandoned {
+            return Expect::Refused(ErrorCode::GameOver);
+        }
         let result = if (0..9).contains(&cell) {
             rules::play(&self.board, mark, cell as usize)
         } else {
@@ -60,16 +77,17 @@ impl Model {
                 _ => Err(MoveError::GameOver),
             }
         };
-        match result {
+        Expect::Refused(match result {
             Ok(board) => {
                 self.board = board;
-                Ok(())
+                self.last = Some((mark, cell));
+                return Expect::Made;
             }
-            Err(MoveError::NotYourTurn) => Err(ErrorCode::NotYourTurn),
-            Err(MoveError::GameOver) => Err(ErrorCode::GameOver),
-            Err(MoveError::CellTaken) => Err(ErrorCode::CellTaken),
-            Err(MoveError::NoSuchCell) => Err(ErrorCode::BadRequest),
-        }
+            Err(MoveError::NotYourTurn) => ErrorCode::NotYourTurn,
+            Err(MoveError::GameOver) => ErrorCode::GameOver,
+            Err(MoveError::CellTaken) => ErrorCode::CellTaken,
+            Err(MoveError::NoSuchCell) => ErrorCode::BadRequest,
+        })
     }
 
     fn is_over(&self) -> bool {
@@ -111,7 +129,7 @@ async fn the_script_and_the_pure_rules_agree_on_every_outcome_of_many_random_gam
         .expect("Redis");
     let games = Games::new(client, false);
     let mut dice = Dice(0x9E37_79B9_7F4A_7C15);
-    let (mut moves, mut refusals, mut rematches, mut leaves) = (0, 0, 0, 0);
+    let (mut moves, mut refusals, mut rematches, mut leaves, mut again) = (0, 0, 0, 0, 0);
     let mut lines_won = std::collections::HashSet::new();
     for round in 0..200 {
         let id = format!("rules{round}");
@@ -129,6 +147,7 @@ async fn the_script_and_the_pure_rules_agree_on_every_outcome_of_many_random_gam
             x_token: "tx",
             o_token: "to",
             abandoned: false,
+            last: None,
         };
         model.agrees(&game, "after the join");
         for step in 0..40 {
@@ -148,6 +167,7 @@ async fn the_script_and_the_pure_rules_agree_on_every_outcome_of_many_random_gam
                 };
                 (model.x_token, model.o_token) = (model.o_token, model.x_token);
                 model.board = [None; 9];
+                model.last = None;
                 model.agrees(&game, &context);
                 rematches += 1;
                 continue;
@@ -167,12 +187,17 @@ async fn the_script_and_the_pure_rules_agree_on_every_outcome_of_many_random_gam
             let expected = model.play(token, cell);
             let answer = games.play(&id, token, cell, None).await.unwrap();
             match (expected, answer) {
-                (Ok(()), Answer::Changed(game)) => {
+                (Expect::Made, Answer::Changed(game)) => {
                     model.agrees(&game, &format!("{context} on {cell}"));
                     lines_won.extend(game.line);
                     moves += 1;
                 }
-                (Err(code), Answer::Refused(got, _)) => {
+                (Expect::Again, Answer::Unchanged(game, seat)) => {
+                    model.agrees(&game, &format!("{context} on {cell} again"));
+                    assert_eq!(seat, Some(model.mark_of(token)), "{context}");
+                    again += 1;
+                }
+                (Expect::Refused(code), Answer::Refused(got, _)) => {
                     assert_eq!(got, code, "{context} on {cell}");
                     refusals += 1;
                 }
@@ -188,8 +213,8 @@ async fn the_script_and_the_pure_rules_agree_on_every_outcome_of_many_random_gam
         "{moves} moves, {refusals} refusals"
     );
     assert!(
-        rematches > 20 && leaves > 20,
-        "{rematches} rematches, {leaves} leaves"
+        rematches > 20 && leaves > 20 && again > 20,
+        "{rematches} rematches, {leaves} leaves, {again} latest moves asked for again"
     );
     assert_eq!(lines_won.len(), 8, "games won on every line: {lines_won:?}");
 }

@@ -15,7 +15,8 @@
 -- after the deadline ends the game the same way instead of being made.
 --
 -- Answers: {'state', GAME} changed and published (a third element 'ended' when the change
--- finished the game, for the results); {'view', GAME, SEAT} unchanged, for the requester;
+-- finished the game, for the results); {'again', GAME, SEAT, 'ended' or ''} a move sent
+-- again (see `move`): unchanged, but followed up as a change; {'view', GAME, SEAT} unchanged, for the requester;
 -- {'ack'}; {'wait', DEADLINE} (a clock not run out yet); {'err', CODE, MESSAGE}; and to
 -- `expire`, {'swept', GAME or '', 'ended' or '', NOTED, TOKEN...}: the game if the check
 -- changed it (published), whether that ended it, how many results are noted in the seats
@@ -239,6 +240,20 @@ elseif op == 'move' then
   if not seat then
     return err('forbidden', 'spectators cannot move')
   end
+  local cell = tonumber(ARGV[7])
+  if cell ~= nil and cell == g.last_move and g.board[cell + 1] == seat then
+    -- This seat's latest move, asked for again: the node's Redis client sends a command
+    -- again when its connection closed before the answer came back (a failover, a network
+    -- blip), and a player may click twice. The move is made, so the game as it is now is
+    -- the answer, to the mover only, and the node follows up on it as on a change, in case
+    -- the first answer never reached it (a result is counted once, a bot's turn taken once:
+    -- both go by the game's version).
+    local ended = ''
+    if g.status ~= 'playing' and g.status ~= 'waiting' then
+      ended = 'ended'
+    end
+    return {'again', cjson.encode(g), seat, ended}
+  end
   if g.status == 'waiting' then
     return err('not_your_turn', 'waiting for an opponent')
   end
@@ -251,7 +266,6 @@ elseif op == 'move' then
   if g.next ~= seat then
     return err('not_your_turn', 'it is ' .. g.next .. "'s turn")
   end
-  local cell = tonumber(ARGV[7])
   if not cell or cell < 0 or cell > 8 or cell % 1 ~= 0 then
     return err('bad_request', 'cell must be 0 to 8')
   end
@@ -261,6 +275,7 @@ elseif op == 'move' then
   -- No sign of life is written here: the node holding the player's socket refreshes it
   -- (`seen:TOKEN`) three times within ABANDON_SECS while the socket is open.
   g.board[cell + 1] = seat
+  g.last_move = cell
   local line = completed(g.board, cell, seat)
   if line then
     finish(g, 'won', seat)
@@ -308,6 +323,7 @@ elseif op == 'rematch' then
     g.bot = other(g.bot)
   end
   g.board = empty_board()
+  g.last_move = nil
   g.status = 'playing'
   g.next = 'X'
   g.winner = null

@@ -49,6 +49,10 @@ pub struct Game {
     /// player to move loses by `timeout`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub turn_deadline: Option<i64>,
+    /// The cell of the latest move (0..8), once a move has been made since the board was
+    /// last cleared (the game's start or a rematch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_move: Option<u8>,
 }
 
 impl Game {

@@ -1,7 +1,8 @@
 //! Games in Redis: every change is one run of `game.lua` on the game's own keys, which
 //! also publishes the new state on the game's channel. After a change this module does the
 //! follow-ups that live on other keys: results to the leaderboard when the change ended
-//! the game, and a bot turn on `bot_turns` when the bot is to move.
+//! the game, and a bot turn on `bot_turns` when the bot is to move (asked for again in the
+//! background while Redis refuses it).
 
 use fred::{
     prelude::*,
@@ -22,12 +23,17 @@ use crate::{
 };
 use std::time::Duration;
 
+/// How many times, a second apart, a bot's turn that Redis refused is asked for again:
+/// longer than a Redis Cluster failover takes.
+const BOT_ASK_RETRIES: u32 = 120;
+
 /// What a game operation answered.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Answer {
     /// Changed and published to everyone in the game.
     Changed(Game),
-    /// Unchanged; the state for the requester, and its seat if it has one.
+    /// Unchanged; the state for the requester, and its seat if it has one. Also the answer
+    /// to a move asked for again (`game.lua`'s `again`), once what follows a change is done.
     Unchanged(Game, Option<Mark>),
     /// Nothing to show (e.g. a rematch the other player has not asked for yet).
     Ack,
@@ -71,6 +77,15 @@ fn seat_member(id: &str, token: &str) -> String {
 
 fn parse<T: serde::de::DeserializeOwned>(raw: &str) -> Result<T, StoreError> {
     Ok(serde_json::from_str(raw)?)
+}
+
+/// A seat as the game's script names it (`X`, `O`, or `''` for none).
+fn seat(raw: &str) -> Option<Mark> {
+    match raw {
+        "X" => Some(Mark::X),
+        "O" => Some(Mark::O),
+        _ => None,
+    }
 }
 
 impl Games {
@@ -152,13 +167,13 @@ impl Games {
                 self.follow_up(&game, part(2) == "ended").await?;
                 Answer::Changed(game)
             }
-            "view" => {
-                let seat = match part(2) {
-                    "X" => Some(Mark::X),
-                    "O" => Some(Mark::O),
-                    _ => None,
-                };
-                Answer::Unchanged(parse(part(1))?, seat)
+            "view" => Answer::Unchanged(parse(part(1))?, seat(part(2))),
+            "again" => {
+                // A move made before, asked for again: what follows a change may not have
+                // happened (its first answer may have been lost), so it happens now.
+                let game: Game = parse(part(1))?;
+                self.follow_up(&game, part(3) == "ended").await?;
+                Answer::Unchanged(game, seat(part(2)))
             }
             "ack" => Answer::Ack,
             "wait" => Answer::Wait(part(1).parse().unwrap_or_default()),
@@ -192,21 +207,48 @@ impl Games {
             }
         }
         if game.bots_turn() {
-            let _: String = self
-                .client
-                .xadd(
-                    keys::BOT_TURNS,
-                    false,
-                    ("MAXLEN", "~", keys::BOT_TURNS_MAXLEN),
-                    "*",
-                    vec![
-                        ("game", game.id.clone()),
-                        ("version", game.version.to_string()),
-                    ],
-                )
-                .await?;
+            if let Err(e) = self.ask_bot(&game.id, game.version).await {
+                // The move is made and published: its answer goes out, and the bot's turn
+                // is asked for again until Redis takes it (e.g. through a failover).
+                tracing::warn!(game = %game.id, error = %e, "asking the bot to move failed; asking again");
+                let (games, id, version) = (self.clone(), game.id.clone(), game.version);
+                tokio::spawn(async move { games.ask_bot_until_asked(&id, version).await });
+            }
         }
         Ok(())
+    }
+
+    /// Puts the bot's turn at `version` of game `id` on `bot_turns` for the workers (a
+    /// worker plays it only while the game is still at that version).
+    async fn ask_bot(&self, id: &str, version: u64) -> Result<(), StoreError> {
+        let _: String = self
+            .client
+            .xadd(
+                keys::BOT_TURNS,
+                false,
+                ("MAXLEN", "~", keys::BOT_TURNS_MAXLEN),
+                "*",
+                vec![("game", id.to_string()), ("version", version.to_string())],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// [`Games::ask_bot`] once a second until it succeeds, for up to `BOT_ASK_RETRIES`
+    /// seconds. Should the node stop first, the player's move sent again asks once more
+    /// (`game.lua` answers a move sent again as a change).
+    async fn ask_bot_until_asked(&self, id: &str, version: u64) {
+        for _ in 0..BOT_ASK_RETRIES {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            match self.ask_bot(id, version).await {
+                Ok(()) => {
+                    tracing::info!(game = %id, "the bot's turn is asked for");
+                    return;
+                }
+                Err(e) => tracing::debug!(game = %id, error = %e, "asking the bot to move failed"),
+            }
+        }
+        tracing::warn!(game = %id, "gave up asking the bot to move");
     }
 
     /// Creates a game with the creator as X. `quiet`: store it without publishing (a
