@@ -377,6 +377,11 @@ export async function board(page) {
   return page.evaluate(() => Array.from({ length: 9 }, (_, i) => document.querySelector(`[data-testid="cell-${i}"]`).textContent));
 }
 
+/** The cells (their `data-cell`) marked as the latest move: one, or none before a first move. */
+export async function latestMove(page) {
+  return page.locator('#board .cell.last').evaluateAll((cells) => cells.map((c) => c.dataset.cell));
+}
+
 export function screenshotPath(name) {
   mkdirSync(SCREENSHOTS, { recursive: true });
   return path.join(SCREENSHOTS, name);

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
-  board, byTest, launchBrowser, lines, openPage, say, screenshotPath, signIn, startStack, waitText,
+  board, byTest, latestMove, launchBrowser, lines, openPage, say, screenshotPath, signIn, startStack, waitText,
 } from './harness.mjs';
 
 /** Clicks `cell` on `page` and waits until every page in `watchers` shows `mark` there. */
@@ -71,6 +71,9 @@ describe('the browser client', () => {
     assert.deepEqual(await lines(bob, 'chat-log'), ['hello bob', 'hi alice, good luck']);
     assert.deepEqual(await board(bob), ['X', '', '', '', 'O', '', '', '', '']);
     await waitText(bob, 'status', /alice \(X\)'s turn/);
+    // The latest move is marked, on both boards.
+    assert.deepEqual(await latestMove(bob), ['4']);
+    assert.deepEqual(await latestMove(alice), ['4']);
 
     await move(alice, 1, 'X', [alice, bob]);
     await move(bob, 8, 'O', [alice, bob]);
@@ -103,6 +106,7 @@ describe('the browser client', () => {
     await waitText(bob, 'status', /^Your turn \(X\)/);
     await waitText(alice, 'status', /bob \(X\)'s turn/);
     assert.deepEqual(await board(alice), ['', '', '', '', '', '', '', '', '']);
+    assert.deepEqual(await latestMove(alice), [], 'a fresh board has no latest move');
 
     assertClean(alice, bob, carol);
     await Promise.all([alice, bob, carol].map((p) => p.context().close()));

@@ -690,11 +690,52 @@ async fn a_move_whose_answer_was_lost_asked_for_again_still_gets_the_bots_move()
     let a = e2e::Server::start(&redis.url(), &[]).await;
     let _worker = Worker::start(&redis.url(), &[]).await;
     let mut alice = player(&a, "alice").await;
-    let created = alice
+    let (id, published) = bot_game_moved_without_a_node(&redis, &mut alice).await;
+
+    alice
+        .ws
+        .send(json!({"type": "game.move", "game": id, "cell": 4, "ref": "again"}))
+        .await;
+    let (again, bots) = answer_and_bots_move(&mut alice, "again", &published).await;
+    assert_eq!(
+        again["type"], "game.state",
+        "answered, not refused: {again}"
+    );
+    assert_eq!(again["game"], published);
+    assert_the_bot_moved(&bots);
+}
+
+#[tokio::test]
+async fn a_player_back_in_a_bot_game_whose_turn_was_never_handed_over_gets_the_bots_move() {
+    // The node that made the player's move stopped before it asked the bot to move: the
+    // player, back (a reload, a reconnect through another node), gets the bot's move.
+    let redis = e2e::Redis::start().await;
+    let a = e2e::Server::start(&redis.url(), &[]).await;
+    let _worker = Worker::start(&redis.url(), &[]).await;
+    let mut alice = player(&a, "alice").await;
+    let (id, published) = bot_game_moved_without_a_node(&redis, &mut alice).await;
+
+    alice
+        .ws
+        .send(json!({"type": "game.join", "game": id, "ref": "back"}))
+        .await;
+    let (back, bots) = answer_and_bots_move(&mut alice, "back", &published).await;
+    assert_eq!(back["game"], published, "{back}");
+    assert_the_bot_moved(&bots);
+}
+
+/// A game against the bot whose player (X) took the centre through `game.lua` run
+/// directly, as a node does but without what the node does next (ask the bot to move):
+/// the answer was lost, or the node stopped. Returns the game's ID and the state the
+/// player's socket got through pub/sub.
+async fn bot_game_moved_without_a_node(
+    redis: &e2e::Redis,
+    player: &mut e2e::players::Player,
+) -> (String, Value) {
+    let created = player
         .ask(json!({"type": "game.create", "vs_bot": true}))
         .await;
     let id = created["game"]["id"].as_str().unwrap().to_string();
-
     let client = redis.client().await;
     let script =
         fred::types::scripts::Script::from_lua(include_str!("../../common/src/game/game.lua"));
@@ -709,7 +750,7 @@ async fn a_move_whose_answer_was_lost_asked_for_again_still_gets_the_bots_move()
         publish.to_string(),
         common::keys::game_channel(&id),
         r#"{"node":"node-gone","conn":1,"ref":"lost"}"#.to_string(),
-        alice.token.clone(),
+        player.token.clone(),
         "4".to_string(),
         "0".to_string(),
     ];
@@ -719,19 +760,36 @@ async fn a_move_whose_answer_was_lost_asked_for_again_still_gets_the_bots_move()
         .await
         .expect("game.lua runs");
     assert_eq!(first[0], "state", "{first:?}");
-    let published = alice.state().await;
+    let published = player.state().await;
     assert_eq!(
         (&published["next"], &published["last_move"]),
         (&json!("O"), &json!(4))
     );
+    (id, published)
+}
 
-    let again = alice
-        .ask(json!({"type": "game.move", "game": id, "cell": 4, "ref": "again"}))
-        .await;
-    assert_eq!(again["ref"], "again", "answered, not refused: {again}");
-    assert_eq!(again["game"], published);
-    let bots = alice.state().await;
-    assert_eq!(bots["version"], published["version"].as_u64().unwrap() + 1);
+/// The answer to the request `reference`, and the next version after `before` (the bot's
+/// move), in whichever order they come.
+async fn answer_and_bots_move(
+    player: &mut e2e::players::Player,
+    reference: &str,
+    before: &Value,
+) -> (Value, Value) {
+    let next = before["version"].as_u64().unwrap() + 1;
+    let (mut answer, mut bots) = (None, None);
+    while answer.is_none() || bots.is_none() {
+        let frame = player.ws.recv().await;
+        if frame["ref"] == reference {
+            answer = Some(frame);
+        } else if frame["type"] == "game.state" && frame["game"]["version"].as_u64() == Some(next) {
+            bots = Some(frame["game"].clone());
+        }
+    }
+    (answer.unwrap(), bots.unwrap())
+}
+
+/// `bots` is the bot's move after the player's first, in the centre.
+fn assert_the_bot_moved(bots: &Value) {
     assert_eq!(bots["next"], "X", "the bot moved: {bots}");
     let noughts = bots["board"]
         .as_array()

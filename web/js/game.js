@@ -146,13 +146,14 @@ export class GameView {
     this.cells.forEach((cell, index) => {
       const mark = game.board[index];
       cell.textContent = mark ?? '';
-      cell.className = `cell${mark ? ` ${mark.toLowerCase()}` : ''}${line.has(index) ? ' win' : ''}`;
+      const last = index === game.last_move;
+      cell.className = `cell${mark ? ` ${mark.toLowerCase()}` : ''}${line.has(index) ? ' win' : ''}${last ? ' last' : ''}`;
       const playable = myTurn && !mark;
       cell.setAttribute('aria-disabled', playable ? 'false' : 'true');
       cell.dataset.ghost = playable ? seat : '';
       const row = Math.floor(index / 3) + 1;
       const col = (index % 3) + 1;
-      cell.setAttribute('aria-label', `Row ${row}, column ${col}: ${mark ?? 'empty'}`);
+      cell.setAttribute('aria-label', `Row ${row}, column ${col}: ${mark ?? 'empty'}${last ? ', the latest move' : ''}`);
     });
     $('board').classList.toggle('my-turn', myTurn);
     $('board').classList.toggle('over', FINISHED.has(game.status));

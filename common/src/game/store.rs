@@ -289,18 +289,30 @@ impl Games {
         origin: Option<&Origin>,
     ) -> Result<Answer, StoreError> {
         let want = if want_seat { "1" } else { "0" };
-        self.run(
-            id,
-            "join",
-            origin,
-            vec![
-                token.to_string(),
-                name.to_string(),
-                want.to_string(),
-                self.turn_ms.to_string(),
-            ],
-        )
-        .await
+        let answer = self
+            .run(
+                id,
+                "join",
+                origin,
+                vec![
+                    token.to_string(),
+                    name.to_string(),
+                    want.to_string(),
+                    self.turn_ms.to_string(),
+                ],
+            )
+            .await?;
+        if let Answer::Unchanged(game, Some(_)) = &answer {
+            if game.bots_turn() {
+                // A player back in a game where the bot is to move: its turn is asked for
+                // again, in case the node that made the player's move stopped before it
+                // asked (the workers play a turn only at its version, so never twice).
+                if let Err(e) = self.ask_bot(&game.id, game.version).await {
+                    tracing::warn!(game = %game.id, error = %e, "asking the bot to move failed");
+                }
+            }
+        }
+        Ok(answer)
     }
 
     pub async fn play(
