@@ -686,17 +686,10 @@ async fn a_move_whose_answer_was_lost_asked_for_again_still_gets_the_bots_move()
     // answer came back, and the first may have run. Here the first run is made directly
     // (its answer reaches no node, so nothing asks the bot to move); the same move then
     // comes through the node, is answered with the game, and the bot's turn is taken.
-    let redis = e2e::Redis::start().await;
-    let a = e2e::Server::start(&redis.url(), &[]).await;
-    let _worker = Worker::start(&redis.url(), &[]).await;
-    let mut alice = player(&a, "alice").await;
-    let (id, published) = bot_game_moved_without_a_node(&redis, &mut alice).await;
-
-    alice
-        .ws
-        .send(json!({"type": "game.move", "game": id, "cell": 4, "ref": "again"}))
-        .await;
-    let (again, bots) = answer_and_bots_move(&mut alice, "again", &published).await;
+    let mut t = BotGameMovedWithoutANode::start().await;
+    let request = json!({"type": "game.move", "game": t.id, "cell": 4, "ref": "again"});
+    let (again, bots) = t.ask_and_see_the_bot_move(request, "again").await;
+    let published = t.published;
     assert_eq!(
         again["type"], "game.state",
         "answered, not refused: {again}"
@@ -709,26 +702,68 @@ async fn a_move_whose_answer_was_lost_asked_for_again_still_gets_the_bots_move()
 async fn a_player_back_in_a_bot_game_whose_turn_was_never_handed_over_gets_the_bots_move() {
     // The node that made the player's move stopped before it asked the bot to move: the
     // player, back (a reload, a reconnect through another node), gets the bot's move.
-    let redis = e2e::Redis::start().await;
-    let a = e2e::Server::start(&redis.url(), &[]).await;
-    let _worker = Worker::start(&redis.url(), &[]).await;
-    let mut alice = player(&a, "alice").await;
-    let (id, published) = bot_game_moved_without_a_node(&redis, &mut alice).await;
-
-    alice
-        .ws
-        .send(json!({"type": "game.join", "game": id, "ref": "back"}))
-        .await;
-    let (back, bots) = answer_and_bots_move(&mut alice, "back", &published).await;
-    assert_eq!(back["game"], published, "{back}");
+    let mut t = BotGameMovedWithoutANode::start().await;
+    let request = json!({"type": "game.join", "game": t.id, "ref": "back"});
+    let (back, bots) = t.ask_and_see_the_bot_move(request, "back").await;
+    assert_eq!(back["game"], t.published, "{back}");
     assert_the_bot_moved(&bots);
 }
 
-/// A game against the bot whose player (X) took the centre through `game.lua` run
-/// directly, as a node does but without what the node does next (ask the bot to move):
-/// the answer was lost, or the node stopped. Returns the game's ID and the state the
+/// A node, a worker, and a game against the bot whose player (X) took the centre through
+/// `game.lua` run directly, as a node does but without what the node does next (ask the
+/// bot to move): the answer was lost, or the node stopped. `published` is the state the
 /// player's socket got through pub/sub.
-async fn bot_game_moved_without_a_node(
+struct BotGameMovedWithoutANode {
+    _redis: e2e::Redis,
+    _node: e2e::Server,
+    _worker: Worker,
+    player: e2e::players::Player,
+    id: String,
+    published: Value,
+}
+
+impl BotGameMovedWithoutANode {
+    async fn start() -> Self {
+        let redis = e2e::Redis::start().await;
+        let node = e2e::Server::start(&redis.url(), &[]).await;
+        let worker = Worker::start(&redis.url(), &[]).await;
+        let mut player = player(&node, "alice").await;
+        let (id, published) = move_without_a_node(&redis, &mut player).await;
+        BotGameMovedWithoutANode {
+            _redis: redis,
+            _node: node,
+            _worker: worker,
+            player,
+            id,
+            published,
+        }
+    }
+
+    /// Sends `request` and returns its answer (by `reference`) and the bot's move after
+    /// `published`, in whichever order they come.
+    async fn ask_and_see_the_bot_move(
+        &mut self,
+        request: Value,
+        reference: &str,
+    ) -> (Value, Value) {
+        self.player.ws.send(request).await;
+        let next = self.published["version"].as_u64().unwrap() + 1;
+        let (mut answer, mut bots) = (None, None);
+        while answer.is_none() || bots.is_none() {
+            let frame = self.player.ws.recv().await;
+            if frame["ref"] == reference {
+                answer = Some(frame);
+            } else if frame["type"] == "game.state"
+                && frame["game"]["version"].as_u64() == Some(next)
+            {
+                bots = Some(frame["game"].clone());
+            }
+        }
+        (answer.unwrap(), bots.unwrap())
+    }
+}
+
+async fn move_without_a_node(
     redis: &e2e::Redis,
     player: &mut e2e::players::Player,
 ) -> (String, Value) {
@@ -766,26 +801,6 @@ async fn bot_game_moved_without_a_node(
         (&json!("O"), &json!(4))
     );
     (id, published)
-}
-
-/// The answer to the request `reference`, and the next version after `before` (the bot's
-/// move), in whichever order they come.
-async fn answer_and_bots_move(
-    player: &mut e2e::players::Player,
-    reference: &str,
-    before: &Value,
-) -> (Value, Value) {
-    let next = before["version"].as_u64().unwrap() + 1;
-    let (mut answer, mut bots) = (None, None);
-    while answer.is_none() || bots.is_none() {
-        let frame = player.ws.recv().await;
-        if frame["ref"] == reference {
-            answer = Some(frame);
-        } else if frame["type"] == "game.state" && frame["game"]["version"].as_u64() == Some(next) {
-            bots = Some(frame["game"].clone());
-        }
-    }
-    (answer.unwrap(), bots.unwrap())
 }
 
 /// `bots` is the bot's move after the player's first, in the centre.
