@@ -69,8 +69,9 @@ pub fn game(id: &str) -> String {
     format!("game:{{{id}}}")
 }
 
-/// Hash of one game's private seat data: `X`/`O` → token, `seen:X`/`seen:O` → last sign of
-/// life (ms), `rematch:X`/`rematch:O` → asked.
+/// Hash of one game's private seat data: `X`/`O` → token, `seen:TOKEN` → last sign of
+/// life (ms), `rematch:X`/`rematch:O` → asked, `rematched` → the version the latest
+/// rematch started at, `result:VERSION` → a result not counted yet.
 pub fn game_seats(id: &str) -> String {
     format!("game:{{{id}}}:seats")
 }

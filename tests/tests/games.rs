@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use e2e::{
     eventually,
-    players::{ask_rematch, leaderboard_when, play, player, start_game},
+    players::{ask_rematch, leaderboard_when, play, player, start_game, x_wins_the_top_row},
     two_nodes, Worker, Ws,
 };
 use fred::prelude::*;
@@ -813,4 +813,47 @@ fn assert_the_bot_moved(bots: &Value) {
         .filter(|c| *c == "O")
         .count();
     assert_eq!(noughts, 1, "{bots}");
+}
+
+#[tokio::test]
+async fn a_rematch_asked_for_again_once_started_is_answered_with_the_game() {
+    // The second asker's click sent twice (or its request sent to Redis again): the
+    // rematch has started, so the game is the answer, not "the game is not over". After
+    // a move it is refused again.
+    let (_redis, a, b) = two_nodes(&[]).await;
+    let mut alice = player(&a, "alice").await;
+    let mut bob = player(&b, "bob").await;
+    let id = start_game(&mut alice, &mut bob).await;
+    x_wins_the_top_row(&mut alice, &mut bob, &id).await;
+    let (_, asked) = ask_rematch(&mut alice, &id, "r1").await;
+    assert_eq!(bob.state().await, asked);
+
+    let started = bob
+        .ask(json!({"type": "game.rematch", "game": id, "ref": "r2"}))
+        .await;
+    assert_eq!(started["game"]["status"], "playing", "{started}");
+    assert_eq!(alice.state().await, started["game"]);
+    for reference in ["r3", "r4"] {
+        let again = bob
+            .ask(json!({"type": "game.rematch", "game": id, "ref": reference}))
+            .await;
+        assert_eq!(
+            (&again["type"], &again["game"]),
+            (&json!("game.state"), &started["game"]),
+            "{again}"
+        );
+    }
+    // Alice got nothing from them: her next frame answers her own request.
+    let theirs = alice
+        .ask(json!({"type": "game.rematch", "game": id, "ref": "r5"}))
+        .await;
+    assert_eq!(theirs["ref"], "r5");
+    assert_eq!(theirs["game"], started["game"], "either player: {theirs}");
+
+    // Bob is X now and moves; a rematch is then refused as before.
+    play(&mut bob, &mut alice, &id, 4).await;
+    let refused = bob
+        .ask(json!({"type": "game.rematch", "game": id, "ref": "r6"}))
+        .await;
+    assert_eq!(refused["code"], "bad_request", "{refused}");
 }

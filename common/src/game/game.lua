@@ -4,7 +4,8 @@
 --
 -- KEYS[1] the game object (a JSON string), KEYS[2] its private seats hash: X and O hold the
 -- seated tokens, seen:TOKEN the last sign of life (ms), rematch:SEAT a rematch request,
--- result:VERSION a finished game whose result the leaderboard may not have counted yet.
+-- rematched the version the latest rematch started at, result:VERSION a finished game
+-- whose result the leaderboard may not have counted yet.
 -- ARGV[1] op, ARGV[2] now (ms), ARGV[3] PUBLISH or SPUBLISH, ARGV[4] channel,
 -- ARGV[5] origin of the request (JSON, or '' for none), ARGV[6..] the op's arguments.
 --
@@ -298,6 +299,11 @@ elseif op == 'rematch' then
   if not seat then
     return err('forbidden', 'only players can ask for a rematch')
   end
+  if g.status == 'playing' and redis.call('HGET', KEYS[2], 'rematched') == tostring(g.version) then
+    -- A request for the rematch that has just started (nothing changed since), sent
+    -- again (see `move`) or clicked twice: the game as it is now is the answer.
+    return {'again', cjson.encode(g), seat, ''}
+  end
   if g.status == 'playing' or g.status == 'waiting' then
     return err('bad_request', 'the game is not over')
   end
@@ -315,7 +321,7 @@ elseif op == 'rematch' then
     return {'ack'}
   end
   local s = redis.call('HMGET', KEYS[2], 'X', 'O')
-  redis.call('HSET', KEYS[2], 'X', s[2], 'O', s[1])
+  redis.call('HSET', KEYS[2], 'X', s[2], 'O', s[1], 'rematched', g.version + 1)
   redis.call('HDEL', KEYS[2], 'rematch:X', 'rematch:O')
   g.rematch = nil
   g.players.X, g.players.O = g.players.O, g.players.X
