@@ -16,8 +16,9 @@
 -- after the deadline ends the game the same way instead of being made.
 --
 -- Answers: {'state', GAME} changed and published (a third element 'ended' when the change
--- finished the game, for the results); {'again', GAME, SEAT, 'ended' or ''} a move sent
--- again (see `move`): unchanged, but followed up as a change; {'view', GAME, SEAT} unchanged, for the requester;
+-- finished the game, for the results); {'again', GAME, SEAT, 'ended' or ''} a change
+-- asked for again (see `move` and `rematch`): unchanged, but followed up as a change;
+-- {'view', GAME, SEAT} unchanged, for the requester;
 -- {'ack'}; {'wait', DEADLINE} (a clock not run out yet); {'err', CODE, MESSAGE}; and to
 -- `expire`, {'swept', GAME or '', 'ended' or '', NOTED, TOKEN...}: the game if the check
 -- changed it (published), whether that ended it, how many results are noted in the seats

@@ -33,7 +33,8 @@ pub enum Answer {
     /// Changed and published to everyone in the game.
     Changed(Game),
     /// Unchanged; the state for the requester, and its seat if it has one. Also the answer
-    /// to a move asked for again (`game.lua`'s `again`), once what follows a change is done.
+    /// to a change asked for again (`game.lua`'s `again`), once what follows a change is
+    /// done.
     Unchanged(Game, Option<Mark>),
     /// Nothing to show (e.g. a rematch the other player has not asked for yet).
     Ack,
@@ -169,8 +170,9 @@ impl Games {
             }
             "view" => Answer::Unchanged(parse(part(1))?, seat(part(2))),
             "again" => {
-                // A move made before, asked for again: what follows a change may not have
-                // happened (its first answer may have been lost), so it happens now.
+                // A change made before (a move, a rematch), asked for again: what follows a
+                // change may not have happened (its first answer may have been lost), so it
+                // happens now.
                 let game: Game = parse(part(1))?;
                 self.follow_up(&game, part(3) == "ended").await?;
                 Answer::Unchanged(game, seat(part(2)))
@@ -235,8 +237,8 @@ impl Games {
     }
 
     /// [`Games::ask_bot`] once a second until it succeeds, for up to `BOT_ASK_RETRIES`
-    /// seconds. Should the node stop first, the player's move sent again asks once more
-    /// (`game.lua` answers a move sent again as a change).
+    /// seconds. Should the node stop first, the player coming back to the game (a `join`
+    /// that gives the seat back) asks once more, as does the move sent again.
     async fn ask_bot_until_asked(&self, id: &str, version: u64) {
         for _ in 0..BOT_ASK_RETRIES {
             tokio::time::sleep(Duration::from_secs(1)).await;
