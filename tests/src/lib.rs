@@ -9,6 +9,7 @@
 pub mod balancer;
 pub mod cluster;
 pub mod flows;
+pub mod lossy;
 pub mod players;
 pub mod procs;
 pub mod redis;

@@ -267,3 +267,59 @@ async fn a_bot_game_goes_on_when_redis_refused_the_bots_turn_for_a_moment() {
     assert_eq!(bots["version"].as_u64(), Some(version + 1));
     assert_eq!(bots["next"], "X", "the bot moved: {bots}");
 }
+
+#[tokio::test]
+async fn a_move_whose_answer_was_lost_on_the_way_back_is_made_once_and_answered() {
+    // Node A reaches Redis through a proxy that cuts the connection carrying the move
+    // instead of passing its answer on: Redis made the move, and A's Redis client sends it
+    // again once it has reconnected. The mover gets the game with its ref, the other
+    // player sees the move once, and the game went one version further, not two.
+    let redis = Redis::start().await;
+    let url = redis.url();
+    let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+    let proxy = e2e::lossy::LossyProxy::start(port, "lost-on-the-way").await;
+    let through = url.replace(&format!(":{port}"), &format!(":{}", proxy.port));
+    let a = e2e::Server::start(&through, &[]).await;
+    let b = e2e::Server::start(&url, &[]).await;
+    let mut alice = e2e::players::player(&a, "alice").await;
+    let mut bob = e2e::players::player(&b, "bob").await;
+    let id = e2e::players::start_game(&mut alice, &mut bob).await;
+
+    alice
+        .ws
+        .send(json!({"type": "game.move", "game": id, "cell": 4, "ref": "lost-on-the-way"}))
+        .await;
+    // The state with the ref also comes through pub/sub, so the node's own answer is what
+    // this checks: a socket's requests are answered in order, so every frame up to the
+    // answer of the next request must be free of a refusal.
+    alice
+        .ws
+        .send(json!({"type": "game.join", "game": id, "ref": "after"}))
+        .await;
+    let mut states = 0;
+    loop {
+        let frame = alice.ws.recv().await;
+        assert_ne!(
+            frame["type"], "error",
+            "the move sent again was refused: {frame}"
+        );
+        if frame["ref"] == "after" {
+            assert_eq!(frame["game"]["version"], 3, "made once: {frame}");
+            break;
+        }
+        if frame["ref"] == "lost-on-the-way" {
+            assert_eq!(frame["game"]["version"], 3, "{frame}");
+            states += 1;
+        }
+    }
+    assert!(states >= 1, "the move was answered");
+    assert!(proxy.lost(), "the proxy lost the move's answer");
+    assert_eq!(bob.state().await["version"], 3);
+    let next = bob
+        .ask(json!({"type": "game.move", "game": id, "cell": 0, "ref": "b"}))
+        .await;
+    assert_eq!(
+        next["game"]["version"], 4,
+        "bob saw the first move once: {next}"
+    );
+}
