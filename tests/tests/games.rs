@@ -590,35 +590,21 @@ async fn a_create_sent_again_after_its_answer_was_lost_is_answered_with_the_game
     // unchanged. Another token's create with that ID is still refused.
     let redis = e2e::Redis::start().await;
     let client = redis.client().await;
-    let script =
-        fred::types::scripts::Script::from_lua(include_str!("../../common/src/game/game.lua"));
-    let publish = if redis.is_cluster() {
-        "SPUBLISH"
-    } else {
-        "PUBLISH"
-    };
     let id = "replay1";
     let create = |token: &'static str| {
-        let (client, script) = (&client, &script);
+        let (redis, client) = (&redis, &client);
         async move {
-            let argv = vec![
-                "create".to_string(),
-                "1000".to_string(),
-                publish.to_string(),
-                common::keys::game_channel(id),
-                r#"{"node":"node-a","conn":7,"ref":"c"}"#.to_string(),
-                id.to_string(),
-                token.to_string(),
-                "ann".to_string(),
-                "0".to_string(),
-                "0".to_string(),
-            ];
-            let keys = vec![common::keys::game(id), common::keys::game_seats(id)];
-            let answer: Vec<String> = script
-                .evalsha_with_reload(client, keys, argv)
-                .await
-                .expect("game.lua runs");
-            answer
+            let args = [id, token, "ann", "0", "0"];
+            run_game_lua(
+                redis,
+                client,
+                id,
+                "create",
+                1000,
+                r#"{"node":"node-a","conn":7,"ref":"c"}"#,
+                &args,
+            )
+            .await
         }
     };
     let game = |json: &str| serde_json::from_str::<Value>(json).unwrap();
@@ -763,6 +749,41 @@ impl BotGameMovedWithoutANode {
     }
 }
 
+/// Runs `op` of `game.lua` on game `id` directly, as a node's game store does (the same
+/// keys and leading arguments), and returns its answer as it came.
+async fn run_game_lua(
+    redis: &e2e::Redis,
+    client: &Client,
+    id: &str,
+    op: &str,
+    now_ms: i64,
+    origin: &str,
+    args: &[&str],
+) -> Vec<String> {
+    let script =
+        fred::types::scripts::Script::from_lua(include_str!("../../common/src/game/game.lua"));
+    let publish = if redis.is_cluster() {
+        "SPUBLISH"
+    } else {
+        "PUBLISH"
+    };
+    let mut argv = vec![
+        op.to_string(),
+        now_ms.to_string(),
+        publish.to_string(),
+        common::keys::game_channel(id),
+        origin.to_string(),
+    ];
+    argv.extend(args.iter().map(|a| a.to_string()));
+    let keys = vec![common::keys::game(id), common::keys::game_seats(id)];
+    script
+        .evalsha_with_reload(client, keys, argv)
+        .await
+        .expect("game.lua runs")
+}
+
+/// The player's move of [`BotGameMovedWithoutANode`]: a new game against the bot, X in the
+/// centre; returns its ID and the state the player's socket got through pub/sub.
 async fn move_without_a_node(
     redis: &e2e::Redis,
     player: &mut e2e::players::Player,
@@ -772,28 +793,16 @@ async fn move_without_a_node(
         .await;
     let id = created["game"]["id"].as_str().unwrap().to_string();
     let client = redis.client().await;
-    let script =
-        fred::types::scripts::Script::from_lua(include_str!("../../common/src/game/game.lua"));
-    let publish = if redis.is_cluster() {
-        "SPUBLISH"
-    } else {
-        "PUBLISH"
-    };
-    let argv = vec![
-        "move".to_string(),
-        common::clock::now_millis().to_string(),
-        publish.to_string(),
-        common::keys::game_channel(&id),
-        r#"{"node":"node-gone","conn":1,"ref":"lost"}"#.to_string(),
-        player.token.clone(),
-        "4".to_string(),
-        "0".to_string(),
-    ];
-    let keys = vec![common::keys::game(&id), common::keys::game_seats(&id)];
-    let first: Vec<String> = script
-        .evalsha_with_reload(&client, keys, argv)
-        .await
-        .expect("game.lua runs");
+    let first = run_game_lua(
+        redis,
+        &client,
+        &id,
+        "move",
+        common::clock::now_millis(),
+        r#"{"node":"node-gone","conn":1,"ref":"lost"}"#,
+        &[&player.token, "4", "0"],
+    )
+    .await;
     assert_eq!(first[0], "state", "{first:?}");
     let published = player.state().await;
     assert_eq!(

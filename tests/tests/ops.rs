@@ -63,10 +63,12 @@ async fn a_busy_token_never_gets_more_than_its_limit_over_two_nodes() {
 
 /// What the token's 5 s window counts in Redis: the frames the nodes reserved.
 async fn reserved(redis: &Redis, token: &str) -> u64 {
-    let counted: Option<String> =
-        fred::prelude::KeysInterface::get(&redis.client().await, format!("rate:{{{token}}}:5s"))
-            .await
-            .unwrap();
+    let counted: Option<String> = fred::prelude::KeysInterface::get(
+        &redis.client().await,
+        common::keys::rate_of_token(token, "5s"),
+    )
+    .await
+    .unwrap();
     counted.map_or(0, |c| c.parse().unwrap())
 }
 
@@ -134,10 +136,12 @@ async fn a_part_reserved_from_the_next_window_lasts_that_windows_length() {
     assert_eq!(acked(&mut ws, "first-", 3).await, 3);
     assert_eq!(reserved(&redis, &token).await, 3);
     tokio::time::sleep_until(started + Duration::from_millis(3_500)).await;
-    let _: i64 =
-        fred::prelude::KeysInterface::del(&redis.client().await, format!("rate:{{{token}}}:5s"))
-            .await
-            .unwrap();
+    let _: i64 = fred::prelude::KeysInterface::del(
+        &redis.client().await,
+        common::keys::rate_of_token(&token, "5s"),
+    )
+    .await
+    .unwrap();
     // The next part (4) is counted in a new window, good until about 8.5 s.
     assert_eq!(acked(&mut ws, "next-", 1).await, 1);
     assert_eq!(reserved(&redis, &token).await, 4);
