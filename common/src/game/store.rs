@@ -191,22 +191,13 @@ impl Games {
     /// What a change leads to outside the game's own keys.
     async fn follow_up(&self, game: &Game, ended: bool) -> Result<(), StoreError> {
         if ended {
-            // The change is made and published. A result not counted now stays noted in
-            // the game's keys and a sweeper counts it later; a clock left in the index is
-            // dropped by the sweep that finds the game over. Both in one round trip.
-            let forget_clock = async {
-                if self.clocked(game) {
-                    let _: i64 = self.client.zrem(keys::TURN_DEADLINES, &game.id).await?;
-                }
-                Ok::<_, StoreError>(())
-            };
-            let (forgot, recorded) = tokio::join!(forget_clock, self.results.record(game));
-            if let Err(e) = recorded {
-                tracing::warn!(game = %game.id, error = %e, "counting a result failed; left to the sweeper");
-            }
-            if let Err(e) = forgot {
-                tracing::debug!(game = %game.id, error = %e, "dropping a turn clock failed; left to the sweeper");
-            }
+            // The change is made and published, so its answer does not wait for these:
+            // the result is counted and the turn clock dropped in the background, in one
+            // round trip. A result not counted stays noted in the game's keys and a sweeper
+            // counts it later; a clock left in the index is dropped by the sweep that finds
+            // the game over.
+            let (games, game) = (self.clone(), game.clone());
+            tokio::spawn(async move { games.settle_ended(&game).await });
         }
         if game.bots_turn() {
             if let Err(e) = self.ask_bot(&game.id, game.version).await {
@@ -218,6 +209,23 @@ impl Games {
             }
         }
         Ok(())
+    }
+
+    /// Counts an ended game's result and drops its turn clock (see [`Games::follow_up`]).
+    async fn settle_ended(&self, game: &Game) {
+        let forget_clock = async {
+            if self.clocked(game) {
+                let _: i64 = self.client.zrem(keys::TURN_DEADLINES, &game.id).await?;
+            }
+            Ok::<_, StoreError>(())
+        };
+        let (forgot, recorded) = tokio::join!(forget_clock, self.results.record(game));
+        if let Err(e) = recorded {
+            tracing::warn!(game = %game.id, error = %e, "counting a result failed; left to the sweeper");
+        }
+        if let Err(e) = forgot {
+            tracing::debug!(game = %game.id, error = %e, "dropping a turn clock failed; left to the sweeper");
+        }
     }
 
     /// Puts the bot's turn at `version` of game `id` on `bot_turns` for the workers (a
