@@ -132,10 +132,20 @@ async fn room_errors() {
 async fn members_of_a_dead_node_disappear_within_a_minute() {
     let (_redis, a, mut b) = two_nodes(&[]).await;
     let (mut alice, _) = member(&a, "alice").await;
+    // Node A's members of the room are refreshed together: all of them must outlive
+    // their first 30 s, when bob's presence runs out.
+    let (mut dave, _) = member(&a, "dave").await;
+    let (mut erin, _) = member(&a, "erin").await;
     let (mut bob, _) = member(&b, "bob").await;
     join(&mut alice, "wake", None).await;
+    join(&mut dave, "wake", None).await;
+    join(&mut erin, "wake", None).await;
     join(&mut bob, "wake", None).await;
-    alice.recv_type("room.presence").await;
+    loop {
+        if alice.recv_type("room.presence").await["joined"] == "bob" {
+            break;
+        }
+    }
     b.proc.kill().await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
@@ -151,7 +161,7 @@ async fn members_of_a_dead_node_disappear_within_a_minute() {
     let (mut carol, _) = member(&a, "carol").await;
     assert_eq!(
         join(&mut carol, "wake", None).await["members"],
-        json!(["alice", "carol"])
+        json!(["alice", "carol", "dave", "erin"])
     );
 }
 

@@ -10,7 +10,7 @@
 //! - sweeps the turn clocks (`games:turn_deadlines`): a player to move whose time ran out
 //!   loses the game (`timeout`), also when the nodes holding both players are gone.
 
-use std::time::Duration;
+use std::{collections::HashMap, time::Duration};
 
 use common::game::store::Answer;
 use futures_util::StreamExt;
@@ -41,6 +41,9 @@ fn heartbeat_every(abandon_secs: u64) -> Duration {
 /// Refreshes in flight at once: a node's many seats and rooms are refreshed a few at a
 /// time, so requests on the same Redis connection never wait behind all of them.
 const REFRESHES_IN_FLIGHT: usize = 32;
+/// Names of one room refreshed by one pair of `ZADD`s: a large room's in a few commands,
+/// none of them long for Redis.
+const NAMES_PER_REFRESH: usize = 500;
 
 /// Runs `refreshes`, [`REFRESHES_IN_FLIGHT`] at a time, and logs each failure as `what`.
 async fn refresh_all<F>(refreshes: impl Iterator<Item = F>, what: &str)
@@ -79,12 +82,23 @@ pub async fn run_heartbeat(state: AppState) {
             }
             _ = rooms_tick.tick() => {
                 let (store, node) = (&state.rooms, state.node_id.as_str());
-                let names = state.hub.room_names(|c| keys::room_of_channel(c).is_some());
-                let refreshes = names.into_iter().map(|(channel, name)| async move {
-                    match keys::room_of_channel(&channel) {
-                        Some(room) => store.refresh(room, node, &name).await,
-                        None => Ok(()),
+                let mut by_room: HashMap<String, Vec<String>> = HashMap::new();
+                for (channel, name) in state.hub.room_names(|c| keys::room_of_channel(c).is_some()) {
+                    if let Some(room) = keys::room_of_channel(&channel) {
+                        by_room.entry(room.to_string()).or_default().push(name);
                     }
+                }
+                let parts: Vec<(String, Vec<String>)> = by_room
+                    .into_iter()
+                    .flat_map(|(room, names)| {
+                        names
+                            .chunks(NAMES_PER_REFRESH)
+                            .map(|part| (room.clone(), part.to_vec()))
+                            .collect::<Vec<_>>()
+                    })
+                    .collect();
+                let refreshes = parts.into_iter().map(|(room, names)| async move {
+                    store.refresh_names(&room, node, &names).await
                 });
                 refresh_all(refreshes, "presence refresh").await;
             }

@@ -232,22 +232,36 @@ impl Rooms {
     /// Refreshes `node`'s presence of `name` in `room`, and its deadline in the index (in
     /// another slot on a cluster), at once.
     pub async fn refresh(&self, room: &str, node: &str, name: &str) -> Result<(), StoreError> {
-        let expiry = clock::now_millis() + PRESENCE_TTL_MS;
-        let present = async {
-            let _: () = self
-                .client
-                .zadd(
-                    keys::room_presence(room),
-                    None,
-                    None,
-                    false,
-                    false,
-                    (expiry as f64, presence_member(node, name)),
-                )
-                .await?;
-            Ok::<_, StoreError>(())
-        };
-        tokio::try_join!(present, self.index(room, node, name, expiry))?;
+        self.refresh_names(room, node, &[name.to_string()]).await
+    }
+
+    /// Refreshes `node`'s presence of each of `names` in `room`, and their deadlines in the
+    /// index (in another slot on a cluster): one `ZADD` for the room and one for the index,
+    /// at once, however many the names.
+    pub async fn refresh_names(
+        &self,
+        room: &str,
+        node: &str,
+        names: &[String],
+    ) -> Result<(), StoreError> {
+        if names.is_empty() {
+            return Ok(());
+        }
+        let expiry = clock::now_millis() as f64 + PRESENCE_TTL_MS as f64;
+        let present: Vec<(f64, String)> = names
+            .iter()
+            .map(|name| (expiry, presence_member(node, name)))
+            .collect();
+        let indexed: Vec<(f64, String)> = names
+            .iter()
+            .map(|name| (expiry, index_member(room, node, name)))
+            .collect();
+        let (_, _): ((), ()) = tokio::try_join!(
+            self.client
+                .zadd(keys::room_presence(room), None, None, false, false, present),
+            self.client
+                .zadd(keys::ROOM_DEADLINES, None, None, false, false, indexed)
+        )?;
         Ok(())
     }
 
