@@ -41,9 +41,6 @@ fn heartbeat_every(abandon_secs: u64) -> Duration {
 /// Refreshes in flight at once: a node's many seats and rooms are refreshed a few at a
 /// time, so requests on the same Redis connection never wait behind all of them.
 const REFRESHES_IN_FLIGHT: usize = 32;
-/// Names of one room refreshed by one pair of `ZADD`s: a large room's in a few commands,
-/// none of them long for Redis.
-const NAMES_PER_REFRESH: usize = 500;
 
 /// Runs `refreshes`, [`REFRESHES_IN_FLIGHT`] at a time, and logs each failure as `what`.
 async fn refresh_all<F>(refreshes: impl Iterator<Item = F>, what: &str)
@@ -88,17 +85,8 @@ pub async fn run_heartbeat(state: AppState) {
                         by_room.entry(room.to_string()).or_default().push(name);
                     }
                 }
-                let parts: Vec<(String, Vec<String>)> = by_room
-                    .into_iter()
-                    .flat_map(|(room, names)| {
-                        names
-                            .chunks(NAMES_PER_REFRESH)
-                            .map(|part| (room.clone(), part.to_vec()))
-                            .collect::<Vec<_>>()
-                    })
-                    .collect();
-                let refreshes = parts.into_iter().map(|(room, names)| async move {
-                    store.refresh_names(&room, node, &names).await
+                let refreshes = by_room.into_iter().map(|(room, names)| async move {
+                    store.refresh(&room, node, &names).await
                 });
                 refresh_all(refreshes, "presence refresh").await;
             }

@@ -27,6 +27,9 @@ pub const HISTORY: usize = 50;
 pub const MAX_TEXT_CHARS: usize = 2000;
 /// How long a node's presence entry lives without a refresh.
 pub const PRESENCE_TTL_MS: i64 = 30_000;
+/// Names of one room refreshed by one pair of `ZADD`s: a large room's in a few commands,
+/// none of them long for Redis.
+const NAMES_PER_REFRESH: usize = 500;
 
 /// Checks a room name: 1 to 64 characters from letters, digits and `:_-.`.
 pub fn validate(room: &str) -> Result<(), &'static str> {
@@ -222,46 +225,39 @@ impl Rooms {
         node: &str,
         name: &str,
     ) -> Result<Present, StoreError> {
-        self.refresh(room, node, name).await?;
+        self.refresh(room, node, &[name.to_string()]).await?;
         Ok(Present {
             names: vec![name.to_string()],
             count: 1,
         })
     }
 
-    /// Refreshes `node`'s presence of `name` in `room`, and its deadline in the index (in
-    /// another slot on a cluster), at once.
-    pub async fn refresh(&self, room: &str, node: &str, name: &str) -> Result<(), StoreError> {
-        self.refresh_names(room, node, &[name.to_string()]).await
-    }
-
     /// Refreshes `node`'s presence of each of `names` in `room`, and their deadlines in the
-    /// index (in another slot on a cluster): one `ZADD` for the room and one for the index,
-    /// at once, however many the names.
-    pub async fn refresh_names(
+    /// index (in another slot on a cluster): a `ZADD` for the room and one for the index,
+    /// at once, for every [`NAMES_PER_REFRESH`] names.
+    pub async fn refresh(
         &self,
         room: &str,
         node: &str,
         names: &[String],
     ) -> Result<(), StoreError> {
-        if names.is_empty() {
-            return Ok(());
-        }
         let expiry = clock::now_millis() as f64 + PRESENCE_TTL_MS as f64;
-        let present: Vec<(f64, String)> = names
-            .iter()
-            .map(|name| (expiry, presence_member(node, name)))
-            .collect();
-        let indexed: Vec<(f64, String)> = names
-            .iter()
-            .map(|name| (expiry, index_member(room, node, name)))
-            .collect();
-        let (_, _): ((), ()) = tokio::try_join!(
-            self.client
-                .zadd(keys::room_presence(room), None, None, false, false, present),
-            self.client
-                .zadd(keys::ROOM_DEADLINES, None, None, false, false, indexed)
-        )?;
+        for part in names.chunks(NAMES_PER_REFRESH) {
+            let present: Vec<(f64, String)> = part
+                .iter()
+                .map(|name| (expiry, presence_member(node, name)))
+                .collect();
+            let indexed: Vec<(f64, String)> = part
+                .iter()
+                .map(|name| (expiry, index_member(room, node, name)))
+                .collect();
+            let (_, _): ((), ()) = tokio::try_join!(
+                self.client
+                    .zadd(keys::room_presence(room), None, None, false, false, present),
+                self.client
+                    .zadd(keys::ROOM_DEADLINES, None, None, false, false, indexed)
+            )?;
+        }
         Ok(())
     }
 
