@@ -129,6 +129,9 @@ test('HTTP errors: invalid_name, session_not_found; an unreachable node: network
 
 test('the library\'s own codes: timeout, closed, session_expired (1008, not retried)', async () => {
   const slow = await client('a', 'slowpoke', { requestTimeoutMs: 1 });
+  // Redis holds every command for a moment, so the node cannot answer within the 1 ms
+  // (on a fast machine it could otherwise).
+  await stack.redis('CLIENT', 'PAUSE', '200', 'ALL');
   await refused(slow.joinRoom('later'), 'timeout');
   assert.equal(slow.state, 'open');
 
